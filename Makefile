@@ -1,0 +1,48 @@
+# pgrunbook — build, test, demo.
+# Everything here runs as root on a fresh Debian 12 machine: `make deps`
+# installs what the lab needs when it is missing.
+
+GO      ?= go
+BIN     := bin/pgrunbook
+PGBIN   := /usr/lib/postgresql/15/bin
+export PATH := /usr/local/go/bin:$(PATH)
+
+.PHONY: all build deps test vet demo bench fuzz clean
+
+all: build
+
+build:
+	$(GO) build -o $(BIN) ./cmd/pgrunbook
+
+# deps installs the system packages the lab and the tests need: OpenSSH's
+# server for the lab hosts, sudo for become, PostgreSQL 15 for the clusters.
+deps:
+	@missing=""; \
+	command -v /usr/sbin/sshd >/dev/null 2>&1 || missing="$$missing openssh-server"; \
+	command -v sudo >/dev/null 2>&1 || missing="$$missing sudo"; \
+	command -v ip >/dev/null 2>&1 || missing="$$missing iproute2"; \
+	test -x $(PGBIN)/postgres || missing="$$missing postgresql-15"; \
+	if [ -n "$$missing" ]; then \
+		echo "installing:$$missing"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
+
+vet:
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+
+# test runs every test: unit and integration (the lab needs root).
+test: deps vet
+	$(GO) test -count=1 -timeout 25m ./...
+
+demo: deps build
+	./scripts/demo.sh
+
+bench: deps build
+	$(GO) test -run '^$$' -bench . -benchtime 3x ./...
+
+fuzz:
+	@echo "see README: Fuzzing"
+
+clean:
+	rm -rf bin
