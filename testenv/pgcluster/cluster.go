@@ -1,0 +1,129 @@
+package pgcluster
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+)
+
+// Cluster is one PostgreSQL cluster: a data directory, its socket directory,
+// its port and its log. The fields are read-only after Init or BaseBackup.
+type Cluster struct {
+	// Name is cluster_name and the application_name the node streams with.
+	Name string
+	// Dir is the cluster's own directory.
+	Dir string
+	// DataDir is PGDATA (<Dir>/data).
+	DataDir string
+	// SocketDir is the unix socket directory.
+	SocketDir string
+	// Port is the port the server listens on.
+	Port int
+	// ListenAddresses is listen_addresses.
+	ListenAddresses string
+	// LogFile is the server log (<Dir>/postgres.log).
+	LogFile string
+	// BinDir holds the PostgreSQL programs.
+	BinDir string
+
+	portChosen  bool   // the port was picked by us, so Start may pick another
+	ownedSocket string // a socket directory we created outside Dir
+}
+
+// Bin returns the path of a PostgreSQL program of this cluster's version.
+func (c *Cluster) Bin(program string) string {
+	return filepath.Join(c.BinDir, program)
+}
+
+// Init creates a new cluster with initdb and writes its configuration. The
+// server is not started.
+func Init(ctx context.Context, opts Options) (*Cluster, error) {
+	c, err := newCluster(opts)
+	if err != nil {
+		return nil, err
+	}
+	args := []string{"-D", c.DataDir, "--auth=trust", "--no-sync", "--locale=C", "--encoding=UTF8", "--username=" + Superuser}
+	if opts.Checksums {
+		args = append(args, "--data-checksums")
+	}
+	if opts.GroupMode {
+		args = append(args, "--allow-group-access")
+	}
+	if _, err := run(ctx, c.Bin("initdb"), args...); err != nil {
+		return nil, fmt.Errorf("init cluster %s: %w", c.Name, err)
+	}
+	if err := c.AppendConf(baseConf(c, opts)...); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// newCluster lays out the directories of a cluster that does not exist yet.
+func newCluster(opts Options) (*Cluster, error) {
+	if opts.Dir == "" {
+		return nil, errors.New("new cluster: Options.Dir is required")
+	}
+	dir, err := filepath.Abs(opts.Dir)
+	if err != nil {
+		return nil, fmt.Errorf("new cluster %s: %w", opts.Dir, err)
+	}
+	c := &Cluster{
+		Name:            opts.Name,
+		Dir:             dir,
+		DataDir:         filepath.Join(dir, "data"),
+		SocketDir:       opts.SocketDir,
+		Port:            opts.Port,
+		ListenAddresses: opts.listenAddresses(),
+		LogFile:         filepath.Join(dir, "postgres.log"),
+		BinDir:          opts.binDir(),
+	}
+	if c.Name == "" {
+		c.Name = filepath.Base(dir)
+	}
+	if _, err := os.Stat(c.DataDir); err == nil {
+		return nil, fmt.Errorf("new cluster %s: data directory %s already exists", c.Name, c.DataDir)
+	}
+	if err := mkdirOwned(dir, 0o700); err != nil {
+		return nil, err
+	}
+	if err := c.prepareSocketDir(); err != nil {
+		return nil, err
+	}
+	if c.Port == 0 {
+		p, err := FreePort()
+		if err != nil {
+			return nil, err
+		}
+		c.Port, c.portChosen = p, true
+	}
+	for _, d := range []string{opts.ArchiveDir, opts.RestoreDir} {
+		if d == "" {
+			continue
+		}
+		if err := mkdirOwned(d, 0o700); err != nil {
+			return nil, err
+		}
+	}
+	return c, nil
+}
+
+// maxSocketDir keeps "<dir>/.s.PGSQL.65535" inside sun_path (108 bytes).
+const maxSocketDir = 90
+
+// prepareSocketDir creates the socket directory, falling back to a short
+// temporary one when the natural path is too long for a unix socket.
+func (c *Cluster) prepareSocketDir() error {
+	if c.SocketDir == "" {
+		c.SocketDir = filepath.Join(c.Dir, "sock")
+		if len(c.SocketDir) > maxSocketDir {
+			d, err := os.MkdirTemp("", "pgsock")
+			if err != nil {
+				return fmt.Errorf("create socket directory for %s: %w", c.Name, err)
+			}
+			c.SocketDir, c.ownedSocket = d, d
+		}
+	}
+	return mkdirOwned(c.SocketDir, 0o700)
+}
