@@ -1,0 +1,53 @@
+// Package testenv is the lab: real hosts made of Linux network namespaces on
+// this machine, each with its own address, its own OpenSSH sshd and its own
+// directories for a PostgreSQL cluster. Integration tests of other packages,
+// `make demo` and `pgrunbook lab` use it to run playbooks against something
+// that behaves like a fleet.
+//
+// A lab named NAME is laid out like this:
+//
+//	root namespace   bridge NAMEb0 = 10.77.K.1/24   (the executor runs here)
+//	NAME-pg1         eth0 = 10.77.K.11, sshd on :22
+//	NAME-pg2         eth0 = 10.77.K.12, sshd on :22
+//	...
+//
+// With Spec.Bastion the database hosts move behind a bastion namespace:
+//
+//	root namespace   bridge NAMEb0 = 10.77.K.1/24
+//	NAME-bastion     eth0 = 10.77.K.2, sshd on :22; bridge br1 = 10.77.J.1/24
+//	NAME-pg1         eth0 = 10.77.J.11 (on br1, inside NAME-bastion)
+//
+// The root namespace has no route to 10.77.J.0/24 and nothing forwards IP
+// packets, so the only way to a database host is an SSH hop through the
+// bastion, as on a real fleet. Every lab gets its own /24 (two with a
+// bastion) out of 10.77.0.0/16, allocated under a lock file in
+// /var/lib/pgrunbook/lab/, so labs of tests running in parallel never meet.
+//
+// Every host logs in the system user pgrb (shell /bin/sh, home
+// /var/lib/pgrunbook/home) with a key generated for the lab; pgrb may run
+// anything through `sudo -n`, which is how playbooks become postgres or root.
+// The state directory holds everything generated for the lab:
+//
+//	lab.json          the lab's record, read back by Open
+//	inventory.yml     the inventory for `pgrunbook run -i`
+//	id_ed25519(.pub)  the client key pair
+//	known_hosts       every host's key, by address
+//	ssh_config        for `ssh -F ssh_config pg1` by hand
+//	hosts/NAME/       per host: sshd config, host key, pid file, log, and
+//	                  data/, sock/, archive/, remote/ for the cluster
+//
+// In a test:
+//
+//	lab := testenv.ForTest(t, testenv.Spec{Hosts: 3})
+//	// lab.Inventory, lab.Key, lab.KnownHosts, lab.Hosts[0].Address ...
+//
+// ForTest skips the test when not run as root, gives the lab a unique name
+// and tears it down when the test ends. From the command line:
+//
+//	pgrunbook lab up --name demo --hosts 3 --bastion
+//	pgrunbook lab status --name demo
+//	pgrunbook lab down --name demo
+//
+// All hosts share this machine's filesystem; each host's directories are
+// under its own hosts/NAME/ so that clusters do not collide.
+package testenv

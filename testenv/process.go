@@ -1,0 +1,114 @@
+package testenv
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"strconv"
+	"strings"
+	"syscall"
+)
+
+// procStat is what the lab needs from /proc/PID/stat.
+type procStat struct {
+	state byte   // R, S, D, Z, ...
+	start uint64 // start time in clock ticks after boot
+}
+
+// readProcStat reads /proc/pid/stat; fs.ErrNotExist means no such process.
+func readProcStat(pid int) (procStat, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return procStat{}, err
+	}
+	// The command name (field 2) is in parentheses and may itself contain
+	// spaces and parentheses, so split after the last ')'.
+	s := string(b)
+	i := strings.LastIndexByte(s, ')')
+	if i < 0 {
+		return procStat{}, fmt.Errorf("parse /proc/%d/stat: no ')'", pid)
+	}
+	f := strings.Fields(s[i+1:])
+	// f[0] is field 3 (state); field 22 (starttime) is f[19].
+	if len(f) < 20 {
+		return procStat{}, fmt.Errorf("parse /proc/%d/stat: %d fields", pid, len(f)+2)
+	}
+	start, err := strconv.ParseUint(f[19], 10, 64)
+	if err != nil {
+		return procStat{}, fmt.Errorf("parse /proc/%d/stat starttime: %w", pid, err)
+	}
+	return procStat{state: f[0][0], start: start}, nil
+}
+
+// processAlive reports whether pid runs and is not a zombie. A zombie has
+// exited; it only waits for a parent that may never reap it (the daemons
+// here are reparented to init).
+func processAlive(pid int) bool {
+	if pid <= 0 {
+		return false
+	}
+	st, err := readProcStat(pid)
+	return err == nil && st.state != 'Z'
+}
+
+// ownerAlive reports whether the process that started at start with pid is
+// still running: a reused pid has another start time.
+func ownerAlive(pid int, start uint64) bool {
+	st, err := readProcStat(pid)
+	return err == nil && st.state != 'Z' && st.start == start
+}
+
+// processStart returns pid's start time, for recording an owner.
+func processStart(pid int) (uint64, error) {
+	st, err := readProcStat(pid)
+	if err != nil {
+		return 0, fmt.Errorf("read start time of process %d: %w", pid, err)
+	}
+	return st.start, nil
+}
+
+// namespacePIDs lists the live processes whose network namespace is ns (a
+// name under /run/netns), as `ip netns pids` does: by comparing the
+// namespace files' device and inode.
+func namespacePIDs(ns string) ([]int, error) {
+	var want syscall.Stat_t
+	if err := syscall.Stat(netnsPath(ns), &want); err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, nil
+		}
+		return nil, fmt.Errorf("stat namespace %s: %w", ns, err)
+	}
+	entries, err := os.ReadDir("/proc")
+	if err != nil {
+		return nil, fmt.Errorf("list processes: %w", err)
+	}
+	var pids []int
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		var got syscall.Stat_t
+		if err := syscall.Stat(fmt.Sprintf("/proc/%d/ns/net", pid), &got); err != nil {
+			// Gone meanwhile, or a zombie without namespaces.
+			continue
+		}
+		if got.Dev == want.Dev && got.Ino == want.Ino && processAlive(pid) {
+			pids = append(pids, pid)
+		}
+	}
+	return pids, nil
+}
+
+// inNamespace reports whether pid is alive in network namespace ns.
+func inNamespace(pid int, ns string) bool {
+	var want, got syscall.Stat_t
+	if syscall.Stat(netnsPath(ns), &want) != nil {
+		return false
+	}
+	if syscall.Stat(fmt.Sprintf("/proc/%d/ns/net", pid), &got) != nil {
+		return false
+	}
+	return got.Dev == want.Dev && got.Ino == want.Ino && processAlive(pid)
+}
