@@ -182,7 +182,7 @@ func (l *Lab) writeFiles() error {
 				{h.Dirs.DataDir, 0o700, pg},
 				{h.Dirs.SocketDir, 0o755, pg},
 				{h.Dirs.ArchiveDir, 0o700, pg},
-				{h.Dirs.RemoteDir, 0o777|os.ModeSticky, login},
+				{h.Dirs.RemoteDir, 0o777 | os.ModeSticky, login},
 			} {
 				if err := mkdirOwned(d.path, d.mode, d.own); err != nil {
 					return err
