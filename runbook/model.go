@@ -33,6 +33,10 @@ type Playbook struct {
 	// only stops that host.
 	MaxFailPercentage *float64
 	Steps             []*Step
+
+	// src records where parts were written, for Validate's messages; nil
+	// for playbooks built in Go.
+	src *playbookSource
 }
 
 // Step is one step of a playbook: a kind with its raw parameters and the
@@ -66,6 +70,10 @@ type Inventory struct {
 	Hosts map[string]*Host
 	// Groups by name; "all" holds every host.
 	Groups map[string]*Group
+
+	// src records where variables were written, for Validate's messages;
+	// nil for inventories built in Go.
+	src *inventorySource
 }
 
 // Group is a named set of hosts with variables; children's hosts belong to

@@ -1,46 +1,327 @@
 package runbook
 
-// STUB: the functions in this file are the contract between the parser and
-// the executor; the parser work replaces their bodies (and may move them to
-// other files of this package).
+import (
+	"cmp"
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
 
-import "errors"
+	"gopkg.in/yaml.v3"
+)
 
-var errNotImplemented = errors.New("not implemented yet")
+// reservedVars are the variables HostVars sets itself; playbooks and
+// inventories may not define them, so that they always mean the same.
+var reservedVars = map[string]bool{"inventory_hostname": true, "groups": true, "hostvars": true}
 
-// LoadInventory reads and strictly parses a YAML inventory file.
-func LoadInventory(path string) (*Inventory, error) { return nil, errNotImplemented }
-
-// LoadPlaybook reads and strictly parses a playbook file. kinds are the step
-// kinds a step may use.
-func LoadPlaybook(path string, kinds []*Kind) (*Playbook, error) { return nil, errNotImplemented }
-
-// Match returns the hosts that pattern selects, in inventory order.
-func (inv *Inventory) Match(pattern string) ([]*Host, error) { return nil, errNotImplemented }
-
-// HostVars merges the variables host h sees, by the documented precedence:
-// group all < other groups (shallower first) < host < playbook < extra (-e).
+// HostVars returns the variables host h sees, merged from every level. A
+// later row wins over an earlier one; values are replaced, never merged key
+// by key:
+//
+//	level                     where it is set
+//	1  group all              inventory all.vars
+//	2  other groups           inventory <group>.vars, shallower groups first
+//	                          (Group.Depth), then by group name
+//	3  host                   inventory all.hosts.<host> or <group>.hosts.<host>
+//	                          (a host listed in several places merges, later wins)
+//	4  playbook               the playbook's vars
+//	5  extra                  -e KEY=VALUE on the command line
+//	6  set by pgrunbook       inventory_hostname (the host's name), groups
+//	                          (group name -> host names, in inventory order) and
+//	                          hostvars (host name -> that host's levels 1-3)
+//
+// String values that contain "{{" are templates rendered against the
+// merged variables, in the order their references need (a variable may use
+// another: `source: "host={{ .new_primary }} port=5432"`). Rendered values
+// stay strings. A variable whose template cannot be rendered is left out,
+// so that every use of it fails instead of shipping braces to a host;
+// Validate reports why. The map is the caller's to change (the executor
+// adds registered results); values are copies.
 func (inv *Inventory) HostVars(h *Host, pb *Playbook, extra map[string]any) map[string]any {
+	vars, _ := inv.hostVars(h, pb, extra)
+	return vars
+}
+
+// hostVars merges and renders the variables of h and returns the problems
+// of rendering them, each at the place the failing variable was defined.
+func (inv *Inventory) hostVars(h *Host, pb *Playbook, extra map[string]any) (map[string]any, []hostProblem) {
+	vars := map[string]any{}
+	origin := map[string]Pos{}
+	inv.inventoryVars(h, vars, origin)
+	if pb != nil {
+		for k, v := range pb.Vars {
+			vars[k] = copyValue(v)
+			origin[k] = Pos{File: pb.File}
+			if pb.src != nil {
+				if p, ok := pb.src.vars[k]; ok {
+					origin[k] = p
+				}
+			}
+		}
+	}
+	for k, v := range extra {
+		vars[k] = copyValue(v)
+		origin[k] = Pos{File: "-e " + k}
+	}
+	vars["inventory_hostname"] = h.Name
+	vars["groups"] = inv.groupMembers()
+	vars["hostvars"] = inv.allHostVars()
+	return vars, resolveVars(vars, origin)
+}
+
+// inventoryVars merges levels 1 to 3 of the HostVars table into vars and
+// records where each winning value was defined.
+func (inv *Inventory) inventoryVars(h *Host, vars map[string]any, origin map[string]Pos) {
+	if inv == nil {
+		for k, v := range h.Vars {
+			vars[k] = copyValue(v)
+		}
+		return
+	}
+	var groups []*Group
+	for _, name := range h.Groups {
+		if g := inv.Groups[name]; g != nil && name != "all" {
+			groups = append(groups, g)
+		}
+	}
+	slices.SortFunc(groups, func(a, b *Group) int {
+		return cmp.Or(cmp.Compare(a.Depth, b.Depth), cmp.Compare(a.Name, b.Name))
+	})
+	if all := inv.Groups["all"]; all != nil {
+		groups = append([]*Group{all}, groups...)
+	}
+	for _, g := range groups {
+		for k, v := range g.Vars {
+			vars[k] = copyValue(v)
+			origin[k] = inv.src.groupVar(inv.File, g.Name, k)
+		}
+	}
+	for k, v := range h.Vars {
+		vars[k] = copyValue(v)
+		origin[k] = inv.src.hostVar(inv.File, h.Name, k)
+	}
+}
+
+// groupMembers maps every group to its hosts (direct and through
+// children), in inventory order.
+func (inv *Inventory) groupMembers() map[string]any {
+	out := map[string]any{}
+	if inv == nil {
+		return out
+	}
+	for name := range inv.Groups {
+		out[name] = inv.members(name)
+	}
+	return out
+}
+
+// allHostVars maps every host to its inventory variables (levels 1 to 3),
+// with inventory_hostname, unrendered.
+func (inv *Inventory) allHostVars() map[string]any {
+	out := map[string]any{}
+	if inv == nil {
+		return out
+	}
+	for name, h := range inv.Hosts {
+		v := map[string]any{}
+		inv.inventoryVars(h, v, map[string]Pos{})
+		v["inventory_hostname"] = name
+		out[name] = v
+	}
+	return out
+}
+
+// resolveVars renders the templates in variable values, each variable after
+// the variables it refers to. A variable that fails is removed and reported.
+func resolveVars(vars map[string]any, origin map[string]Pos) []hostProblem {
+	const (
+		pending = iota
+		active
+		done
+	)
+	state := map[string]int{}
+	var problems []hostProblem
+	var resolve func(name string)
+	resolve = func(name string) {
+		v, ok := vars[name]
+		if !ok || state[name] == done {
+			return
+		}
+		state[name] = active
+		texts := templatedStrings(v)
+		for _, t := range texts {
+			for _, dep := range templateNames(t) {
+				if state[dep] == active {
+					problems = append(problems, hostProblem{pos: origin[name],
+						msg: fmt.Sprintf("variable %q refers to itself (through %q)", name, dep)})
+					delete(vars, name)
+					state[name] = done
+					return
+				}
+				resolve(dep)
+			}
+		}
+		if len(texts) > 0 {
+			r, err := renderValue(v, vars)
+			if err != nil {
+				problems = append(problems, hostProblem{pos: origin[name], msg: fmt.Sprintf("variable %q: %v", name, err)})
+				delete(vars, name)
+			} else {
+				vars[name] = r
+			}
+		}
+		state[name] = done
+	}
+	for _, name := range slices.Sorted(maps.Keys(vars)) {
+		if !reservedVars[name] {
+			resolve(name)
+		}
+	}
+	return problems
+}
+
+// templatedStrings returns the strings in v that contain "{{".
+func templatedStrings(v any) []string {
+	var out []string
+	switch v := v.(type) {
+	case string:
+		if strings.Contains(v, "{{") {
+			out = append(out, v)
+		}
+	case map[string]any:
+		for _, k := range slices.Sorted(maps.Keys(v)) {
+			out = append(out, templatedStrings(v[k])...)
+		}
+	case []any:
+		for _, e := range v {
+			out = append(out, templatedStrings(e)...)
+		}
+	}
+	return out
+}
+
+// renderValue returns a copy of v with every string rendered with vars.
+func renderValue(v any, vars map[string]any) (any, error) {
+	switch v := v.(type) {
+	case string:
+		return Render(v, vars)
+	case map[string]any:
+		out := make(map[string]any, len(v))
+		for k, e := range v {
+			r, err := renderValue(e, vars)
+			if err != nil {
+				return nil, err
+			}
+			out[k] = r
+		}
+		return out, nil
+	case []any:
+		out := make([]any, len(v))
+		for i, e := range v {
+			r, err := renderValue(e, vars)
+			if err != nil {
+				return nil, err
+			}
+			out[i] = r
+		}
+		return out, nil
+	}
+	return v, nil
+}
+
+// copyValue copies the maps and lists of a variable value so that callers
+// can change what HostVars returns without touching the inventory.
+func copyValue(v any) any {
+	switch v := v.(type) {
+	case map[string]any:
+		out := make(map[string]any, len(v))
+		for k, e := range v {
+			out[k] = copyValue(e)
+		}
+		return out
+	case []any:
+		out := make([]any, len(v))
+		for i, e := range v {
+			out[i] = copyValue(e)
+		}
+		return out
+	}
+	return v
+}
+
+// ParseExtraVars parses -e KEY=VALUE arguments. KEY is a plain variable
+// name (no dots); VALUE is read as a YAML scalar, so 5432 is a number and
+// true a boolean, and anything else, including "" and "null", is the string
+// as given. A later KEY wins.
+func ParseExtraVars(kvs []string) (map[string]any, error) {
+	out := map[string]any{}
+	for _, kv := range kvs {
+		k, v, ok := strings.Cut(kv, "=")
+		switch {
+		case !ok:
+			return nil, fmt.Errorf("parse -e %q: want KEY=VALUE", kv)
+		case !isIdentifier(k):
+			return nil, fmt.Errorf("parse -e %q: %q is not a variable name (letters, digits, _)", kv, k)
+		case reservedVars[k]:
+			return nil, fmt.Errorf("parse -e %q: %q is set by pgrunbook", kv, k)
+		}
+		out[k] = scalarValue(v)
+	}
+	return out, nil
+}
+
+// scalarValue reads s as a YAML scalar: whole numbers become int, other
+// numbers float64, booleans bool, anything else stays the string s
+// (timestamps and null included, which YAML would otherwise turn into
+// time.Time and nil).
+func scalarValue(s string) any {
+	n := &yaml.Node{Kind: yaml.ScalarNode, Value: s}
+	switch n.ShortTag() {
+	case "!!int":
+		var i int
+		if n.Decode(&i) == nil {
+			return i
+		}
+	case "!!float":
+		var f float64
+		if n.Decode(&f) == nil {
+			return f
+		}
+	case "!!bool":
+		var b bool
+		if n.Decode(&b) == nil {
+			return b
+		}
+	}
+	return s
+}
+
+// nodeValue turns a YAML value into plain Go values: map[string]any,
+// []any and the scalars of scalarValue (a null is nil). Quoted scalars stay
+// strings.
+func nodeValue(n *yaml.Node) any {
+	n = deref(n)
+	switch n.Kind {
+	case yaml.MappingNode:
+		m := make(map[string]any, len(n.Content)/2)
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			m[deref(n.Content[i]).Value] = nodeValue(n.Content[i+1])
+		}
+		return m
+	case yaml.SequenceNode:
+		l := make([]any, len(n.Content))
+		for i, c := range n.Content {
+			l[i] = nodeValue(c)
+		}
+		return l
+	case yaml.ScalarNode:
+		switch n.ShortTag() {
+		case "!!null":
+			return nil
+		case "!!str", "!!timestamp", "!!binary":
+			return n.Value
+		}
+		return scalarValue(n.Value)
+	}
 	return nil
 }
-
-// ParseExtraVars parses -e KEY=VALUE arguments.
-func ParseExtraVars(kvs []string) (map[string]any, error) { return nil, errNotImplemented }
-
-// Validate checks everything that can be checked before any host is
-// contacted: it renders every step's templates for every host (registered
-// variables stand in with empty values) and decodes its parameters. All
-// problems are reported together, each with file:line:col and the step name.
-func Validate(pb *Playbook, inv *Inventory, hosts []*Host, extra map[string]any) error {
-	return errNotImplemented
-}
-
-// Action renders the step's parameters with vars and decodes them into a
-// fresh action of the step's kind.
-func (s *Step) Action(vars map[string]any) (Action, error) { return nil, errNotImplemented }
-
-// Render renders a text/template string with missingkey=error.
-func Render(text string, vars map[string]any) (string, error) { return "", errNotImplemented }
-
-// EvalCondition evaluates a when/until/changed_when/failed_when condition.
-func EvalCondition(expr string, vars map[string]any) (bool, error) { return false, errNotImplemented }

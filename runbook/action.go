@@ -1,0 +1,161 @@
+package runbook
+
+import (
+	"errors"
+	"fmt"
+	"regexp"
+	"strconv"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+)
+
+// posError is a problem with a step's parameters at a place in the file.
+type posError struct {
+	pos Pos
+	err error
+}
+
+// Action renders the step's parameters with vars and decodes them into a
+// fresh action of the step's kind. Every string value containing "{{" is
+// rendered (mapping keys never are); a rendered value is re-read as a YAML
+// scalar so that "{{ .port }}" can fill an int field, and stays a string
+// otherwise. Decoding is strict: a key the kind does not know is an error.
+// When the action implements Validator, its Validate runs too. Errors are
+// an ErrorList with the place of each problem and the step's name.
+func (s *Step) Action(vars map[string]any) (Action, error) {
+	act, problems := s.decode(vars)
+	if len(problems) > 0 {
+		var l ErrorList
+		for _, p := range problems {
+			l.add(p.pos, s.Name, "%v", p.err)
+		}
+		return nil, l.err()
+	}
+	return act, nil
+}
+
+// decode does the work of Action and keeps each problem's error value, so
+// that Validate can tell a missing variable from a type error.
+func (s *Step) decode(vars map[string]any) (Action, []posError) {
+	if s.Kind == nil {
+		return nil, []posError{{s.Pos, errors.New("step has no step kind")}}
+	}
+	var problems []posError
+	n := s.renderNode(s.Params, vars, &problems)
+	if len(problems) > 0 {
+		return nil, problems
+	}
+	if n.Kind == yaml.ScalarNode && !isNull(n) && s.Kind.Scalar != "" {
+		key := &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: s.Kind.Scalar, Line: n.Line, Column: n.Column}
+		n = &yaml.Node{Kind: yaml.MappingNode, Tag: "!!map", Line: n.Line, Column: n.Column, Content: []*yaml.Node{key, n}}
+	}
+	act := s.Kind.New()
+	if n.Kind == yaml.ScalarNode && !isNull(n) && structType(reflectTypeOf(act)) {
+		return nil, []posError{{s.pos(n), fmt.Errorf("%s takes a mapping of parameters, not %s", s.Kind.Name, describe(n))}}
+	}
+	checkShape(n, reflectTypeOf(act), s.Kind.Name, func(at *yaml.Node, format string, args ...any) {
+		problems = append(problems, posError{s.pos(at), fmt.Errorf(format, args...)})
+	})
+	if len(problems) > 0 {
+		return nil, problems
+	}
+	if !isNull(n) {
+		if err := n.Decode(act); err != nil {
+			return nil, s.decodeErrors(n, err)
+		}
+	}
+	if v, ok := act.(Validator); ok {
+		if err := v.Validate(); err != nil {
+			return nil, []posError{{s.Pos, fmt.Errorf("%s: %w", s.Kind.Name, err)}}
+		}
+	}
+	return act, nil
+}
+
+// pos is the place of a parameter node in the step's file.
+func (s *Step) pos(n *yaml.Node) Pos {
+	return Pos{File: s.Pos.File, Line: n.Line, Col: n.Column}
+}
+
+// renderNode returns a deep copy of n with its templates rendered. Aliases
+// are copied out so that rendering one use never changes another.
+func (s *Step) renderNode(n *yaml.Node, vars map[string]any, problems *[]posError) *yaml.Node {
+	n = deref(n)
+	if n == nil {
+		return &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!null"}
+	}
+	c := *n
+	c.Content = nil
+	switch n.Kind {
+	case yaml.ScalarNode:
+		if strings.Contains(n.Value, "{{") {
+			out, err := Render(n.Value, vars)
+			if err != nil {
+				*problems = append(*problems, posError{s.pos(n), err})
+				return &c
+			}
+			c.Value, c.Tag, c.Style = out, scalarTag(out), 0
+		}
+	case yaml.MappingNode:
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			k := *deref(n.Content[i])
+			c.Content = append(c.Content, &k, s.renderNode(n.Content[i+1], vars, problems))
+		}
+	default:
+		for _, e := range n.Content {
+			c.Content = append(c.Content, s.renderNode(e, vars, problems))
+		}
+	}
+	return &c
+}
+
+// scalarTag is the tag a rendered value gets: a number or boolean when it
+// reads as one (so it can fill such a field, and a string field takes it
+// as text anyway), else a string, so that a value that happens to read as
+// null or a timestamp stays what was written.
+func scalarTag(text string) string {
+	switch t := (&yaml.Node{Kind: yaml.ScalarNode, Value: text}).ShortTag(); t {
+	case "!!int", "!!float", "!!bool":
+		return t
+	}
+	return "!!str"
+}
+
+// typeErrorLineRe picks the line out of one of yaml.TypeError's messages,
+// "line 12: cannot unmarshal !!str `abc` into int".
+var typeErrorLineRe = regexp.MustCompile(`^line (\d+): (.*)$`)
+
+// decodeErrors turns yaml's decoding errors into positioned problems; the
+// column is that of the first value on the reported line.
+func (s *Step) decodeErrors(n *yaml.Node, err error) []posError {
+	var te *yaml.TypeError
+	if !errors.As(err, &te) {
+		return []posError{{s.pos(n), fmt.Errorf("decode %s parameters: %w", s.Kind.Name, err)}}
+	}
+	var out []posError
+	for _, msg := range te.Errors {
+		pos := s.pos(n)
+		if m := typeErrorLineRe.FindStringSubmatch(msg); m != nil {
+			line, _ := strconv.Atoi(m[1])
+			pos = s.pos(firstOnLine(n, line))
+			msg = m[2]
+		}
+		out = append(out, posError{pos, fmt.Errorf("%s: %s", s.Kind.Name, msg)})
+	}
+	return out
+}
+
+// firstOnLine finds the first value node under n on line, or n itself.
+func firstOnLine(n *yaml.Node, line int) *yaml.Node {
+	var found *yaml.Node
+	walkScalars(n, func(s *yaml.Node) {
+		if found == nil && s.Line == line {
+			found = s
+		}
+	})
+	if found == nil {
+		return &yaml.Node{Line: line, Column: 1}
+	}
+	return found
+}

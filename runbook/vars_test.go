@@ -1,0 +1,76 @@
+package runbook
+
+import (
+	"reflect"
+	"testing"
+)
+
+func TestHostVarsPrecedence(t *testing.T) {
+	inv, err := LoadInventory("testdata/inventory.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	pb, err := LoadPlaybook("testdata/rejoin.yml", ptKinds())
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		host  string
+		extra map[string]any
+		want  map[string]any
+	}{
+		// all < db (depth 1) < standbys (depth 2) < host < playbook < extra.
+		{"pg2", nil, map[string]any{"pgdata": "/srv/standby/15/main", "cluster": "db1", "user": "root", "port": 5432,
+			"role": "standby", "address": "10.77.0.12"}},
+		{"pg1", map[string]any{"role": "x", "new_primary": "10.77.0.13"}, map[string]any{"pgdata": "/srv/pg/15/main",
+			"role": "x", "source": "host=10.77.0.13 port=5432 user=rewind dbname=postgres"}},
+		{"bastion", nil, map[string]any{"pgdata": "/var/lib/postgresql/15/main", "port": 5432, "inventory_hostname": "bastion"}},
+		// A group var wins over the same var of all.
+		{"web1", nil, map[string]any{"cluster": "none"}},
+	}
+	for _, tt := range tests {
+		got := inv.HostVars(inv.Hosts[tt.host], pb, tt.extra)
+		for k, want := range tt.want {
+			if !reflect.DeepEqual(got[k], want) {
+				t.Errorf("%s: %s = %#v, want %#v", tt.host, k, got[k], want)
+			}
+		}
+	}
+	vars := inv.HostVars(inv.Hosts["pg1"], pb, nil)
+	if got, want := vars["groups"].(map[string]any)["db"], []string{"pg1", "pg2", "pg3"}; !reflect.DeepEqual(got, want) {
+		t.Errorf("groups.db = %#v, want %#v", got, want)
+	}
+	out, err := Render(`{{ (index .hostvars "pg3").address }}:{{ (index .hostvars "pg3").port }}`, vars)
+	if err != nil || out != "10.77.0.13:2222" {
+		t.Errorf("hostvars render = %q, %v", out, err)
+	}
+	vars["pgdata"] = "changed"
+	if again := inv.HostVars(inv.Hosts["pg1"], pb, nil); again["pgdata"] != "/srv/pg/15/main" {
+		t.Errorf("changing the returned map changed the next call: %v", again["pgdata"])
+	}
+}
+
+func TestParseExtraVars(t *testing.T) {
+	tests := []struct {
+		in      []string
+		want    map[string]any
+		wantErr bool
+	}{
+		{[]string{"port=5432", "on=true", "ratio=0.5", "name=pg1", "empty=", "n=null", "eq=a=b", "d=2001-12-14"},
+			map[string]any{"port": 5432, "on": true, "ratio": 0.5, "name": "pg1", "empty": "", "n": "null", "eq": "a=b", "d": "2001-12-14"}, false},
+		{[]string{"noequals"}, nil, true},
+		{[]string{"a.b=1"}, nil, true},
+		{[]string{"=1"}, nil, true},
+		{[]string{"hostvars=1"}, nil, true},
+	}
+	for _, tt := range tests {
+		got, err := ParseExtraVars(tt.in)
+		if (err != nil) != tt.wantErr {
+			t.Errorf("ParseExtraVars(%q) error = %v, want error %v", tt.in, err, tt.wantErr)
+			continue
+		}
+		if !tt.wantErr && !reflect.DeepEqual(got, tt.want) {
+			t.Errorf("ParseExtraVars(%q) = %#v, want %#v", tt.in, got, tt.want)
+		}
+	}
+}
