@@ -48,9 +48,9 @@ func (r *ptRewind) Validate() error {
 
 // ptCommand mimics command: a scalar fills cmd.
 type ptCommand struct {
-	Cmd  string            `yaml:"cmd"`
-	Argv []string          `yaml:"argv"`
-	Env  map[string]string `yaml:"env"`
+	Cmd           string            `yaml:"cmd"`
+	Argv          []string          `yaml:"argv"`
+	Env           map[string]string `yaml:"env"`
 	ptCommonFlags `yaml:",inline"`
 }
 

@@ -64,7 +64,7 @@ func isEmptyValue(v any) bool {
 }
 
 // shellQuote quotes s for POSIX sh: single quotes, and each ' written as
-// '\'' so that nothing inside is expanded.
+// '\” so that nothing inside is expanded.
 func shellQuote(s string) string {
 	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
