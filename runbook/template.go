@@ -63,8 +63,9 @@ func isEmptyValue(v any) bool {
 	return false
 }
 
-// shellQuote quotes s for POSIX sh: single quotes, and each ' written as
-// '\” so that nothing inside is expanded.
+// shellQuote quotes s for POSIX sh in single quotes, inside which nothing
+// is expanded; each single quote of s closes the quoting, is written
+// escaped, and reopens it.
 func shellQuote(s string) string {
 	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
