@@ -6,7 +6,7 @@ import "strings"
 // tab and carriage return; '#' starts a comment; a key is an identifier
 // (letters, digits, '_' and bytes >= 0x80, not starting with a digit),
 // optionally qualified by one '.'; '=' between key and value is optional; a
-// quoted value may contain '' and backslash escapes.
+// quoted value may contain doubled quotes and backslash escapes.
 
 // parseLine recognises an active `key [=] value [# comment]` line. Any other
 // line (blank, comment, or malformed) is returned with an empty key.

@@ -42,9 +42,9 @@ func Quote(value string) string {
 }
 
 // Unquote resolves a value token as PostgreSQL does: a quoted token loses
-// its quotes, '' becomes ', and backslash escapes (\b \f \n \r \t, octal
-// \ooo, and \x for any other x) are resolved. A bare token is returned as
-// is.
+// its quotes, a doubled quote becomes one, and backslash escapes (\b \f
+// \n \r \t, octal \ooo, and \x for any other x) are resolved. A bare
+// token is returned as is.
 func Unquote(token string) string {
 	if len(token) < 2 || token[0] != '\'' || token[len(token)-1] != '\'' {
 		return token

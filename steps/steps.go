@@ -1,0 +1,17 @@
+package steps
+
+import "github.com/pgrunbook/pgrunbook/runbook"
+
+// Kinds returns the generic built-in step kinds, each with a fresh-parameter
+// constructor for the parser.
+func Kinds() []*runbook.Kind {
+	return []*runbook.Kind{
+		{Name: "command", New: func() runbook.Action { return new(Command) }, Scalar: "cmd"},
+		{Name: "file", New: func() runbook.Action { return new(File) }},
+		{Name: "rename", New: func() runbook.Action { return new(Rename) }},
+		{Name: "conf", New: func() runbook.Action { return new(Conf) }},
+		{Name: "copy", New: func() runbook.Action { return new(Copy) }},
+		{Name: "wait", New: func() runbook.Action { return new(Wait) }},
+		{Name: "sql", New: func() runbook.Action { return new(SQL) }},
+	}
+}
