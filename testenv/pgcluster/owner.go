@@ -47,10 +47,11 @@ func postgresUser() (osUser, error) {
 }
 
 // HandOver gives path and everything under it to the postgres OS user, and
-// makes every ancestor directory searchable by others (adds o+x, never read
-// or write) so that postgres can reach it: t.TempDir() makes root-only
-// ancestors. It does nothing to ownership when the process already runs as
-// postgres.
+// makes every ancestor directory that postgres does not own searchable by
+// others (adds o+x, never read or write) so that postgres can reach it:
+// t.TempDir() makes root-only ancestors. Directories postgres owns are left
+// alone, since PostgreSQL insists on exact modes for its data directory. It
+// does nothing to ownership when the process already runs as postgres.
 func HandOver(path string) error {
 	pu, err := postgresUser()
 	if err != nil {
@@ -71,17 +72,20 @@ func HandOver(path string) error {
 			return fmt.Errorf("hand over %s to %s: %w", abs, DefaultOSUser, err)
 		}
 	}
-	return makeSearchable(filepath.Dir(abs))
+	return makeSearchable(filepath.Dir(abs), pu.uid)
 }
 
-// makeSearchable adds o+x to dir and its ancestors where it is missing.
-func makeSearchable(dir string) error {
+// makeSearchable adds o+x to dir and its ancestors where it is missing,
+// skipping those owned by uid.
+func makeSearchable(dir string, uid int) error {
 	for {
 		st, err := os.Stat(dir)
 		if err != nil {
 			return fmt.Errorf("stat ancestor %s: %w", dir, err)
 		}
-		if st.Mode().Perm()&0o001 == 0 {
+		sys, ok := st.Sys().(*syscall.Stat_t)
+		owned := ok && int(sys.Uid) == uid
+		if !owned && st.Mode().Perm()&0o001 == 0 {
 			if err := os.Chmod(dir, st.Mode().Perm()|0o001); err != nil {
 				return fmt.Errorf("make %s searchable: %w", dir, err)
 			}
