@@ -1,6 +1,7 @@
 package testenv
 
 import (
+	"bytes"
 	"fmt"
 	"strings"
 
@@ -61,12 +62,17 @@ func (l *Lab) inventoryYAML() ([]byte, error) {
 		inv.All.Hosts[b.Name] = inventoryHost{Address: b.Address, Port: b.Port, User: LoginUser}
 		inv.All.Children[BastionGroup] = inventoryGroup{Hosts: map[string]struct{}{b.Name: {}}}
 	}
-	body, err := yaml.Marshal(inv)
-	if err != nil {
+	var b bytes.Buffer
+	fmt.Fprintf(&b, "# Inventory of pgrunbook lab %s, written by `pgrunbook lab up`; regenerated on every up.\n", l.Name)
+	enc := yaml.NewEncoder(&b)
+	enc.SetIndent(2)
+	if err := enc.Encode(inv); err != nil {
 		return nil, fmt.Errorf("render inventory of lab %s: %w", l.Name, err)
 	}
-	head := fmt.Sprintf("# Inventory of pgrunbook lab %s, written by `pgrunbook lab up`; regenerated on every up.\n", l.Name)
-	return append([]byte(head), body...), nil
+	if err := enc.Close(); err != nil {
+		return nil, fmt.Errorf("render inventory of lab %s: %w", l.Name, err)
+	}
+	return b.Bytes(), nil
 }
 
 // sshConfigText renders an ssh_config for OpenSSH's client, so that

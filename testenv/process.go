@@ -22,9 +22,13 @@ func readProcStat(pid int) (procStat, error) {
 	if err != nil {
 		return procStat{}, err
 	}
+	return parseProcStat(pid, string(b))
+}
+
+// parseProcStat parses the text of /proc/pid/stat.
+func parseProcStat(pid int, s string) (procStat, error) {
 	// The command name (field 2) is in parentheses and may itself contain
 	// spaces and parentheses, so split after the last ')'.
-	s := string(b)
 	i := strings.LastIndexByte(s, ')')
 	if i < 0 {
 		return procStat{}, fmt.Errorf("parse /proc/%d/stat: no ')'", pid)
