@@ -1,0 +1,71 @@
+package remote
+
+import (
+	"net/url"
+	"regexp"
+	"strings"
+)
+
+// redactor hides the password of a connection string in everything the
+// package reports.
+type redactor struct {
+	conninfo string   // the connection string with its password replaced
+	secrets  []string // password spellings to scrub from error texts
+}
+
+const mask = "xxxxx"
+
+// keywordPassword matches password=... in the keyword/value form, quoted
+// (with backslash escapes) or not.
+var keywordPassword = regexp.MustCompile(`(?i)(password\s*=\s*)('(?:[^'\\]|\\.)*'|[^\s]+)`)
+
+// uriUserinfo matches user:password@ in a postgres:// URI.
+var uriUserinfo = regexp.MustCompile(`(?i)(postgres(?:ql)?://[^:@/?#\s]*:)([^@/?#\s]*)(@)`)
+
+func newRedactor(conninfo, password string) redactor {
+	r := redactor{}
+	if password != "" {
+		r.secrets = []string{password, url.QueryEscape(password), url.PathEscape(password),
+			strings.NewReplacer(`\`, `\\`, `'`, `\'`).Replace(password)}
+	}
+	r.conninfo = r.scrub(conninfo)
+	return r
+}
+
+// scrub removes password assignments and every spelling of the password.
+func (r redactor) scrub(s string) string {
+	s = keywordPassword.ReplaceAllString(s, "${1}"+mask)
+	s = uriUserinfo.ReplaceAllString(s, "${1}"+mask+"${3}")
+	for _, p := range r.secrets {
+		if p != "" {
+			s = strings.ReplaceAll(s, p, mask)
+		}
+	}
+	return s
+}
+
+// Error is a failure talking to the source server. Its text names the
+// operation and the redacted connection string and never contains the
+// password.
+type Error struct {
+	Op       string
+	Conninfo string
+	msg      string
+	err      error
+}
+
+func (e *Error) Error() string {
+	return e.Op + " on source server \"" + e.Conninfo + "\": " + e.msg
+}
+
+// Unwrap returns the underlying error so callers can test it with
+// errors.Is and errors.As; its own text is not redacted.
+func (e *Error) Unwrap() error { return e.err }
+
+// wrap builds an Error for op.
+func (r redactor) wrap(op string, err error) error {
+	if err == nil {
+		return nil
+	}
+	return &Error{Op: op, Conninfo: r.conninfo, msg: r.scrub(err.Error()), err: err}
+}

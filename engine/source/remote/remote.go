@@ -1,0 +1,140 @@
+package remote
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/pgrunbook/pgrunbook/engine/source"
+)
+
+// Options tune a remote source.
+type Options struct {
+	// Jobs is the number of connections fetching in parallel (--jobs);
+	// values below 1 mean 1.
+	Jobs int
+	// Debugf, when set, receives pg_rewind's --debug messages about the
+	// fetch ("getting N file chunks", "received chunk for file ...").
+	Debugf func(format string, args ...any)
+}
+
+// Source reads a live server's data directory over SQL.
+type Source struct {
+	config *pgx.ConnConfig
+	red    redactor
+	jobs   int
+	debug  func(format string, args ...any)
+
+	mu    sync.Mutex // serialises Debugf calls from parallel fetches
+	conns []*pgx.Conn
+}
+
+var _ source.Source = (*Source)(nil)
+
+// Open connects to the source server described by conninfo (a libpq
+// keyword/value string or URI), prepares the session and checks
+// full_page_writes and the role's privileges. Further connections for
+// parallel fetches are opened on first use.
+func Open(ctx context.Context, conninfo string, opts Options) (*Source, error) {
+	s := &Source{jobs: max(opts.Jobs, 1), debug: opts.Debugf}
+	cfg, err := pgx.ParseConfig(conninfo)
+	if err != nil {
+		s.red = newRedactor(conninfo, "")
+		return nil, s.red.wrap("parse connection string", err)
+	}
+	s.config = cfg
+	s.red = newRedactor(conninfo, cfg.Password)
+	conn, err := s.connect(ctx)
+	if err != nil {
+		return nil, err
+	}
+	s.conns = []*pgx.Conn{conn}
+	return s, nil
+}
+
+// Conninfo is the connection string with its password masked, for logs.
+func (s *Source) Conninfo() string { return s.red.conninfo }
+
+func (s *Source) debugf(format string, args ...any) {
+	if s.debug == nil {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.debug(format, args...)
+}
+
+// ensureConns opens connections until there are n.
+func (s *Source) ensureConns(ctx context.Context, n int) error {
+	for len(s.conns) < n {
+		conn, err := s.connect(ctx)
+		if err != nil {
+			return err
+		}
+		s.conns = append(s.conns, conn)
+	}
+	return nil
+}
+
+// FetchFile reads a whole file with pg_read_binary_file(path), which fails
+// if the file is missing.
+func (s *Source) FetchFile(ctx context.Context, path string) ([]byte, error) {
+	var data []byte
+	err := s.conns[0].QueryRow(ctx, "SELECT pg_catalog.pg_read_binary_file($1)",
+		pgx.QueryResultFormats{pgx.BinaryFormatCode}, path).Scan(&data)
+	if err != nil {
+		return nil, s.red.wrap(fmt.Sprintf("fetch remote file \"%s\"", path), err)
+	}
+	if data == nil {
+		return nil, fmt.Errorf("fetch remote file \"%s\": unexpected null result", path)
+	}
+	s.debugf("fetched file \"%s\", length %d", path, len(data))
+	return data, nil
+}
+
+// CurrentInsertLSN asks a primary for pg_current_wal_insert_lsn().
+func (s *Source) CurrentInsertLSN(ctx context.Context) (uint64, error) {
+	var text string
+	if err := s.conns[0].QueryRow(ctx, "SELECT pg_catalog.pg_current_wal_insert_lsn()::pg_catalog.text").Scan(&text); err != nil {
+		return 0, s.red.wrap("get current WAL insert location", err)
+	}
+	lsn, err := parseLSN(text)
+	if err != nil {
+		return 0, fmt.Errorf("unrecognized result \"%s\" for current WAL insert location", text)
+	}
+	return lsn, nil
+}
+
+// parseLSN reads "%X/%X" (also the zero-padded form PostgreSQL 18 prints).
+func parseLSN(s string) (uint64, error) {
+	hi, lo, ok := strings.Cut(s, "/")
+	if !ok {
+		return 0, errors.New("no slash")
+	}
+	h, err := strconv.ParseUint(hi, 16, 32)
+	if err != nil {
+		return 0, err
+	}
+	l, err := strconv.ParseUint(lo, 16, 32)
+	if err != nil {
+		return 0, err
+	}
+	return h<<32 | l, nil
+}
+
+// Close closes every connection.
+func (s *Source) Close(ctx context.Context) error {
+	var first error
+	for _, c := range s.conns {
+		if err := c.Close(ctx); err != nil && first == nil {
+			first = s.red.wrap("close connection", err)
+		}
+	}
+	s.conns = nil
+	return first
+}
