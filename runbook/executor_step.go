@@ -57,7 +57,7 @@ func (hr *hostRun) attempt(ctx context.Context, s *Step) stepResult {
 	if s.When != "" {
 		ok, err := EvalCondition(s.When, hr.vars)
 		if err != nil {
-			return hr.fail(s, fmt.Sprintf("when %q: %v", s.When, err))
+			return hr.fail(s, "when: "+err.Error())
 		}
 		if !ok {
 			return hr.skip(s, "condition is false: "+s.When)
@@ -89,7 +89,7 @@ func (hr *hostRun) attempt(ctx context.Context, s *Step) stepResult {
 		if s.Until != "" {
 			ok, err := EvalCondition(s.Until, hr.vars)
 			if err != nil {
-				return hr.fail(s, fmt.Sprintf("until %q: %v", s.Until, err))
+				return hr.fail(s, "until: "+err.Error())
 			}
 			done = ok
 		}
@@ -180,7 +180,7 @@ func (hr *hostRun) judge(ctx context.Context, s *Step, out Outcome, err error) s
 	if s.ChangedWhen != "" {
 		ok, cerr := EvalCondition(s.ChangedWhen, hr.vars)
 		if cerr != nil {
-			return hr.fail(s, fmt.Sprintf("changed_when %q: %v", s.ChangedWhen, cerr))
+			return hr.fail(s, "changed_when: "+cerr.Error())
 		}
 		changed = ok
 		reg["changed"] = ok
@@ -188,7 +188,7 @@ func (hr *hostRun) judge(ctx context.Context, s *Step, out Outcome, err error) s
 	if s.FailedWhen != "" {
 		ok, ferr := EvalCondition(s.FailedWhen, hr.vars)
 		if ferr != nil {
-			return hr.fail(s, fmt.Sprintf("failed_when %q: %v", s.FailedWhen, ferr))
+			return hr.fail(s, "failed_when: "+ferr.Error())
 		}
 		if ok && !failed {
 			msg = joinMsg("failed_when is true: "+s.FailedWhen, msg)
