@@ -65,18 +65,20 @@ func (f *yamlFile) step(n *yaml.Node, index int, kinds map[string]*Kind, errs *E
 		errs.add(f.pos(n), "", "step %d must be a mapping with a name and one step kind, not %s", index, describe(n))
 		return nil, Pos{}
 	}
-	pairs := f.pairs(n, "step", "", errs)
 	namePos := s.Pos
-	for _, p := range pairs {
-		if p.key == "name" {
-			s.Name, _ = f.scalarString(p.value, "name", "", errs)
-			namePos = f.pos(p.value)
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		if k, v := deref(n.Content[i]), n.Content[i+1]; k.Value == "name" {
+			s.Name, _ = f.scalarString(v, "name", "", errs)
+			namePos = f.pos(v)
+			break
 		}
 	}
+	pairs := f.pairs(n, "step", s.Name, errs)
 	if s.Name == "" {
 		errs.add(s.Pos, "", "step %d has no name; every step needs a unique name", index)
 	}
 	var found []yamlPair
+	unknown := false
 	for _, p := range pairs {
 		if p.key == "name" {
 			continue
@@ -90,9 +92,13 @@ func (f *yamlFile) step(n *yaml.Node, index int, kinds map[string]*Kind, errs *E
 			continue
 		}
 		errs.add(f.pos(p.keyN), s.Name, "unknown key %q in step (%s)", p.key, knownStepKeys(p.key, kinds))
+		unknown = true
 	}
 	switch len(found) {
 	case 0:
+		if unknown {
+			break // most likely the kind, misspelt: reported above
+		}
 		errs.add(s.Pos, s.Name, "step has no step kind (one of: %s)", strings.Join(slices.Sorted(maps.Keys(kinds)), ", "))
 	case 1:
 		s.Kind = kinds[found[0].key]

@@ -53,7 +53,7 @@ func Validate(pb *Playbook, inv *Inventory, hosts []*Host, extra map[string]any)
 	}
 	var problems []hostProblem
 	for _, h := range hosts {
-		vars, vp := inv.hostVars(h, pb, extra)
+		vars, vp, failed := inv.hostVars(h, pb, extra)
 		for _, p := range vp {
 			p.host = h.Name
 			problems = append(problems, p)
@@ -63,7 +63,7 @@ func Validate(pb *Playbook, inv *Inventory, hosts []*Host, extra map[string]any)
 		}
 		registered := map[string]bool{}
 		for _, s := range pb.Steps {
-			for _, p := range validateStep(s, inv, vars, registered) {
+			for _, p := range validateStep(s, inv, vars, registered, failed) {
 				p.host = h.Name
 				problems = append(problems, p)
 			}
@@ -86,7 +86,7 @@ func registeredStandIn() map[string]any {
 }
 
 // validateStep renders and decodes one step for one host's vars.
-func validateStep(s *Step, inv *Inventory, vars map[string]any, registered map[string]bool) []hostProblem {
+func validateStep(s *Step, inv *Inventory, vars map[string]any, registered, failed map[string]bool) []hostProblem {
 	var out []hostProblem
 	report := func(pos Pos, prefix string, err error) {
 		var undef *undefinedError
@@ -95,6 +95,9 @@ func validateStep(s *Step, inv *Inventory, vars map[string]any, registered map[s
 				return // a fact the registering step adds at run time
 			}
 			pos = s.Pos
+			if failed[undef.Name] {
+				err = fmt.Errorf("variable %q could not be rendered (see its own error)", undef.Name)
+			}
 		}
 		out = append(out, hostProblem{pos: pos, step: s.Name, msg: prefix + err.Error()})
 	}

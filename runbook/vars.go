@@ -38,13 +38,14 @@ var reservedVars = map[string]bool{"inventory_hostname": true, "groups": true, "
 // Validate reports why. The map is the caller's to change (the executor
 // adds registered results); values are copies.
 func (inv *Inventory) HostVars(h *Host, pb *Playbook, extra map[string]any) map[string]any {
-	vars, _ := inv.hostVars(h, pb, extra)
+	vars, _, _ := inv.hostVars(h, pb, extra)
 	return vars
 }
 
 // hostVars merges and renders the variables of h and returns the problems
-// of rendering them, each at the place the failing variable was defined.
-func (inv *Inventory) hostVars(h *Host, pb *Playbook, extra map[string]any) (map[string]any, []hostProblem) {
+// of rendering them, each at the place the failing variable was defined,
+// and the set of variables left out because they failed.
+func (inv *Inventory) hostVars(h *Host, pb *Playbook, extra map[string]any) (map[string]any, []hostProblem, map[string]bool) {
 	vars := map[string]any{}
 	origin := map[string]Pos{}
 	inv.inventoryVars(h, vars, origin)
@@ -66,7 +67,8 @@ func (inv *Inventory) hostVars(h *Host, pb *Playbook, extra map[string]any) (map
 	vars["inventory_hostname"] = h.Name
 	vars["groups"] = inv.groupMembers()
 	vars["hostvars"] = inv.allHostVars()
-	return vars, resolveVars(vars, origin)
+	problems, failed := resolveVars(vars, origin)
+	return vars, problems, failed
 }
 
 // inventoryVars merges levels 1 to 3 of the HostVars table into vars and
@@ -132,52 +134,66 @@ func (inv *Inventory) allHostVars() map[string]any {
 }
 
 // resolveVars renders the templates in variable values, each variable after
-// the variables it refers to. A variable that fails is removed and reported.
-func resolveVars(vars map[string]any, origin map[string]Pos) []hostProblem {
+// the variables it refers to. A variable that fails is removed from vars,
+// reported, and returned in the failed set; one that fails only because a
+// variable it uses failed is removed and returned but not reported again.
+func resolveVars(vars map[string]any, origin map[string]Pos) ([]hostProblem, map[string]bool) {
 	const (
 		pending = iota
 		active
 		done
 	)
 	state := map[string]int{}
+	failed := map[string]bool{}
 	var problems []hostProblem
+	var stack []string
 	var resolve func(name string)
 	resolve = func(name string) {
 		v, ok := vars[name]
-		if !ok || state[name] == done {
+		if !ok || state[name] != pending {
 			return
 		}
 		state[name] = active
+		stack = append(stack, name)
+		defer func() { stack = stack[:len(stack)-1]; state[name] = done }()
 		texts := templatedStrings(v)
+		depFailed := false
 		for _, t := range texts {
 			for _, dep := range templateNames(t) {
 				if state[dep] == active {
+					loop := append(slices.Clone(stack[slices.Index(stack, dep):]), dep)
 					problems = append(problems, hostProblem{pos: origin[name],
-						msg: fmt.Sprintf("variable %q refers to itself (through %q)", name, dep)})
+						msg: fmt.Sprintf("variables refer to each other in a loop: %s", strings.Join(loop, " -> "))})
+					failed[name] = true
 					delete(vars, name)
-					state[name] = done
 					return
 				}
 				resolve(dep)
+				depFailed = depFailed || failed[dep]
 			}
 		}
-		if len(texts) > 0 {
-			r, err := renderValue(v, vars)
-			if err != nil {
-				problems = append(problems, hostProblem{pos: origin[name], msg: fmt.Sprintf("variable %q: %v", name, err)})
-				delete(vars, name)
-			} else {
-				vars[name] = r
-			}
+		if len(texts) == 0 {
+			return
 		}
-		state[name] = done
+		r, err := renderValue(v, vars)
+		switch {
+		case err != nil && depFailed:
+			failed[name] = true
+			delete(vars, name)
+		case err != nil:
+			problems = append(problems, hostProblem{pos: origin[name], msg: fmt.Sprintf("variable %q: %v", name, err)})
+			failed[name] = true
+			delete(vars, name)
+		default:
+			vars[name] = r
+		}
 	}
 	for _, name := range slices.Sorted(maps.Keys(vars)) {
 		if !reservedVars[name] {
 			resolve(name)
 		}
 	}
-	return problems
+	return problems, failed
 }
 
 // templatedStrings returns the strings in v that contain "{{".

@@ -34,6 +34,11 @@ func readYAML(path, what string) (*yamlFile, error) {
 		if m := yamlLineRe.FindStringSubmatch(err.Error()); m != nil {
 			pos.Line, _ = strconv.Atoi(m[1])
 			msg = m[2]
+			// yaml.v3 numbers lines from 0 in parser errors (all worded
+			// "did not find expected ...") and from 1 in scanner errors.
+			if strings.HasPrefix(msg, "did not find expected") {
+				pos.Line++
+			}
 		}
 		return nil, ErrorList{{Pos: pos, Msg: "yaml syntax: " + msg}}
 	}
@@ -134,9 +139,9 @@ func describe(n *yaml.Node) string {
 		case "!!null":
 			return "null"
 		case "!!bool":
-			return "a boolean"
+			return "the boolean " + n.Value
 		case "!!int", "!!float":
-			return "a number"
+			return "the number " + n.Value
 		}
 		return fmt.Sprintf("the string %q", n.Value)
 	}
