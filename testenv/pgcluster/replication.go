@@ -58,7 +58,8 @@ func (c *Cluster) follow(primary *Cluster) error {
 	if err := c.AppendConf("primary_conninfo = " + QuoteConf(conninfo)); err != nil {
 		return err
 	}
-	return c.WriteFile("standby.signal", nil, 0o600)
+	_, fileMode := c.dataModes()
+	return c.WriteFile("standby.signal", nil, fileMode)
 }
 
 // IsStandby reports whether the data directory holds standby.signal.
