@@ -48,7 +48,7 @@ func LoadPlaybook(path string, kinds []*Kind) (*Playbook, error) {
 func kindIndex(kinds []*Kind) (map[string]*Kind, error) {
 	byName := make(map[string]*Kind, len(kinds))
 	for _, k := range kinds {
-		if k == nil || k.New == nil {
+		if k == nil || k.New == nil || k.New() == nil {
 			return nil, fmt.Errorf("load playbook: step kind %v has no constructor", k)
 		}
 		if stepOptionSet[k.Name] {

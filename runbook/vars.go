@@ -28,7 +28,8 @@ var reservedVars = map[string]bool{"inventory_hostname": true, "groups": true, "
 //	5  extra                  -e KEY=VALUE on the command line
 //	6  set by pgrunbook       inventory_hostname (the host's name), groups
 //	                          (group name -> host names, in inventory order) and
-//	                          hostvars (host name -> that host's levels 1-3)
+//	                          hostvars (host name -> that host's levels 1-3 and
+//	                          its inventory_hostname, rendered for that host)
 //
 // String values that contain "{{" are templates rendered against the
 // merged variables, in the order their references need (a variable may use
@@ -117,17 +118,23 @@ func (inv *Inventory) groupMembers() map[string]any {
 	return out
 }
 
-// allHostVars maps every host to its inventory variables (levels 1 to 3),
-// with inventory_hostname, unrendered.
+// allHostVars maps every host to its inventory variables (levels 1 to 3)
+// and inventory_hostname, rendered with that host's own inventory
+// variables and groups. A variable whose template needs hostvars itself,
+// or fails, is left out: hostvars does not nest.
 func (inv *Inventory) allHostVars() map[string]any {
 	out := map[string]any{}
 	if inv == nil {
 		return out
 	}
+	groups := inv.groupMembers()
 	for name, h := range inv.Hosts {
 		v := map[string]any{}
 		inv.inventoryVars(h, v, map[string]Pos{})
 		v["inventory_hostname"] = name
+		v["groups"] = groups
+		resolveVars(v, map[string]Pos{})
+		delete(v, "groups")
 		out[name] = v
 	}
 	return out
@@ -150,7 +157,7 @@ func resolveVars(vars map[string]any, origin map[string]Pos) ([]hostProblem, map
 	var resolve func(name string)
 	resolve = func(name string) {
 		v, ok := vars[name]
-		if !ok || state[name] != pending {
+		if !ok || state[name] != pending || reservedVars[name] {
 			return
 		}
 		state[name] = active
@@ -189,9 +196,7 @@ func resolveVars(vars map[string]any, origin map[string]Pos) ([]hostProblem, map
 		}
 	}
 	for _, name := range slices.Sorted(maps.Keys(vars)) {
-		if !reservedVars[name] {
-			resolve(name)
-		}
+		resolve(name)
 	}
 	return problems, failed
 }

@@ -74,3 +74,44 @@ func TestParseExtraVars(t *testing.T) {
 		}
 	}
 }
+
+func TestHostVarsTemplatedInventory(t *testing.T) {
+	inv, err := LoadInventory("testdata/templated-inventory.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	vars := inv.HostVars(inv.Hosts["pg1"], nil, map[string]any{"home": "/root"})
+	want := map[string]any{"ssh_key": "/root/.ssh/id_ed25519", "peers": "pg1,pg2", "primary_addr": "10.77.0.11"}
+	for k, w := range want {
+		if vars[k] != w {
+			t.Errorf("%s = %#v, want %#v", k, vars[k], w)
+		}
+	}
+	// A variable that cannot be rendered is left out rather than shipped
+	// with its braces; Validate says why, at the line that defines it.
+	vars = inv.HostVars(inv.Hosts["pg2"], nil, nil)
+	if _, ok := vars["broken"]; ok {
+		t.Errorf("broken = %#v, want it left out", vars["broken"])
+	}
+	pb := &Playbook{File: "inline.yml", Hosts: "all"}
+	err = Validate(pb, inv, nil, nil)
+	want2 := `testdata/templated-inventory.yml:12:7: host pg2: variable "broken": variable "undefined_thing" is not defined`
+	if err == nil || err.Error() != want2 {
+		t.Errorf("Validate = %v\nwant %s", err, want2)
+	}
+}
+
+func TestHostVarsSeeOtherHosts(t *testing.T) {
+	inv, err := LoadInventory("testdata/templated-inventory.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	vars := inv.HostVars(inv.Hosts["pg2"], nil, nil)
+	out, err := Render(`{{ (index .hostvars "pg1").ssh_key }} {{ (index .hostvars "pg1").inventory_hostname }}`, vars)
+	if err != nil || out != "/home/ops/.ssh/id_ed25519 pg1" {
+		t.Errorf("render hostvars = %q, %v", out, err)
+	}
+	if _, nested := vars["hostvars"].(map[string]any)["pg1"].(map[string]any)["primary_addr"]; nested {
+		t.Errorf("hostvars entry kept a variable that needs hostvars itself")
+	}
+}
