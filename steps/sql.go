@@ -123,9 +123,15 @@ func (s *SQL) query(ctx context.Context, conn *pgx.Conn, readOnly bool) (runbook
 		return runbook.Outcome{}, err
 	}
 	tag := rows.CommandTag()
+	// rowcount is the number of rows returned by a statement that returns
+	// rows (SHOW's tag counts none) and the number affected otherwise.
+	count := tag.RowsAffected()
+	if len(fields) > 0 {
+		count = int64(len(list))
+	}
 	return runbook.Outcome{
 		Msg:   tag.String(),
-		Facts: map[string]any{"rows": list, "rowcount": tag.RowsAffected(), "command_tag": tag.String()},
+		Facts: map[string]any{"rows": list, "rowcount": count, "command_tag": tag.String()},
 	}, nil
 }
 
