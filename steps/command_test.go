@@ -37,8 +37,10 @@ func TestCommand(t *testing.T) {
 			wantChanged: true, wantStdout: "a b|it's|$HOME|", ran: true,
 		},
 		{
-			name:        "chdir env and stdin",
-			cmd:         func(d string) *Command { return &Command{Cmd: `pwd; echo "$FOO"; cat; touch ran`, Chdir: "/tmp", Env: map[string]string{"FOO": "x y"}, Stdin: "in\n"} },
+			name: "chdir env and stdin",
+			cmd: func(d string) *Command {
+				return &Command{Cmd: `pwd; echo "$FOO"; cat; touch ran`, Chdir: "/tmp", Env: map[string]string{"FOO": "x y"}, Stdin: "in\n"}
+			},
 			wantChanged: true, wantStdout: "/tmp\nx y\nin\n",
 		},
 		{

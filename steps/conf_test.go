@@ -76,9 +76,11 @@ func TestConf(t *testing.T) {
 			},
 		},
 		{
-			name:   "same value spelt differently is ok",
-			setup:  func(t *testing.T, d string) { mustWrite(t, conf(d), "port = '5432'\nhot_standby = true\n", 0o600) },
-			action: func(d string) runbook.Action { return &Conf{Path: conf(d), Set: map[string]any{"port": 5432, "hot_standby": "on"}} },
+			name:  "same value spelt differently is ok",
+			setup: func(t *testing.T, d string) { mustWrite(t, conf(d), "port = '5432'\nhot_standby = true\n", 0o600) },
+			action: func(d string) runbook.Action {
+				return &Conf{Path: conf(d), Set: map[string]any{"port": 5432, "hot_standby": "on"}}
+			},
 		},
 		{
 			name:   "unset on a missing file is ok",
@@ -117,7 +119,9 @@ func TestConf(t *testing.T) {
 					t.Fatal(err)
 				}
 			},
-			action:  func(d string) runbook.Action { return &Conf{Path: conf(d), Set: map[string]any{"port": 5432, "cluster_name": "db 1"}} },
+			action: func(d string) runbook.Action {
+				return &Conf{Path: conf(d), Set: map[string]any{"port": 5432, "cluster_name": "db 1"}}
+			},
 			changed: true,
 			diffs: func(d string) []runbook.FileDiff {
 				return []runbook.FileDiff{{Path: conf(d), Before: "# c\nport = 1\n", After: "# c\nport = 5432\ncluster_name = 'db 1'\n"}}

@@ -14,7 +14,9 @@ func TestRename(t *testing.T) {
 			return &Rename{Src: filepath.Join(d, "recovery.done"), Dest: filepath.Join(d, "recovery.conf"), Force: force}
 		}
 	}
-	done := func(t *testing.T, d string) { mustWrite(t, filepath.Join(d, "recovery.done"), "standby_mode = on\n", 0o600) }
+	done := func(t *testing.T, d string) {
+		mustWrite(t, filepath.Join(d, "recovery.done"), "standby_mode = on\n", 0o600)
+	}
 	conf := func(t *testing.T, d string) { mustWrite(t, filepath.Join(d, "recovery.conf"), "old\n", 0o600) }
 	moved := func(t *testing.T, d string) {
 		if got := mustRead(t, filepath.Join(d, "recovery.conf")); got != "standby_mode = on\n" {
