@@ -23,7 +23,8 @@ type Options struct {
 	Debugf func(format string, args ...any)
 }
 
-// Source reads a live server's data directory over SQL.
+// Source reads a live server's data directory over SQL. Its methods must
+// not be called concurrently; Fetch parallelises internally.
 type Source struct {
 	config *pgx.ConnConfig
 	red    redactor
