@@ -83,6 +83,14 @@ func checkShape(n *yaml.Node, t reflect.Type, where string, report func(n *yaml.
 		fields := fieldsOf(t)
 		for i := 0; i+1 < len(n.Content); i += 2 {
 			k, v := deref(n.Content[i]), n.Content[i+1]
+			if k.Value == "<<" && k.ShortTag() == "!!merge" {
+				// A merge key (`<<: *defaults`) brings in the keys of
+				// other mappings, which must fit the same struct.
+				for _, m := range mergedMappings(v) {
+					checkShape(m, t, where, report)
+				}
+				continue
+			}
 			ft, ok := fields.types[k.Value]
 			if !ok && fields.rest == nil {
 				report(k, "unknown key %q in %s (known: %s)", k.Value, where, strings.Join(fields.names, ", "))
@@ -173,3 +181,17 @@ func hasOption(opts, opt string) bool {
 
 // reflectTypeOf is the dynamic type of an action.
 func reflectTypeOf(a Action) reflect.Type { return reflect.TypeOf(a) }
+
+// mergedMappings returns the mappings a merge key's value names: one
+// mapping or alias, or a list of them.
+func mergedMappings(v *yaml.Node) []*yaml.Node {
+	v = deref(v)
+	if v.Kind == yaml.SequenceNode {
+		var out []*yaml.Node
+		for _, e := range v.Content {
+			out = append(out, deref(e))
+		}
+		return out
+	}
+	return []*yaml.Node{v}
+}

@@ -63,8 +63,13 @@ func kindIndex(kinds []*Kind) (map[string]*Kind, error) {
 func (f *yamlFile) playbook(kinds map[string]*Kind, errs *ErrorList) *Playbook {
 	pb := &Playbook{File: f.name, src: &playbookSource{vars: map[string]Pos{}}}
 	root := deref(f.root)
-	if root.Kind == yaml.SequenceNode {
+	switch root.Kind {
+	case yaml.MappingNode:
+	case yaml.SequenceNode:
 		errs.add(f.pos(root), "", "a playbook is one play, a mapping with %s; not a list of plays", strings.Join(playbookKeys, ", "))
+		return pb
+	default:
+		errs.add(f.pos(root), "", "a playbook is a mapping with %s, not %s", strings.Join(playbookKeys, ", "), describe(root))
 		return pb
 	}
 	var hostsSeen, stepsSeen bool
