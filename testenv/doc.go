@@ -48,6 +48,16 @@
 //	pgrunbook lab status --name demo
 //	pgrunbook lab down --name demo
 //
+// Failure tests break hosts on purpose: StopSSHD and StartSSHD take a
+// host's sshd (and its open connections) away and back, ReplaceHostKey
+// makes a host offer a key known_hosts does not have, Partition and Heal
+// cut a database host off from the others while the executor can still
+// log in, and Exec runs any command as root inside a host's namespace.
+//
 // All hosts share this machine's filesystem; each host's directories are
 // under its own hosts/NAME/ so that clusters do not collide.
+//
+// Up adds one route to the root namespace and leaves it there:
+// 10.77.0.0/16 unreachable, below every lab's /24, so that a packet for a
+// lab address never follows the default route off this machine.
 package testenv

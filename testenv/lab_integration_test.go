@@ -295,11 +295,37 @@ func TestLabDownLeavesNothing(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer c.Close()
+			sess, err := c.NewSession()
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer sess.Close()
+			if err := sess.Start("sleep 300"); err != nil {
+				t.Fatal(err)
+			}
 			if len(labTraces(t, name, dir)) == 0 {
 				t.Fatal("no traces of a running lab: the check is blind")
 			}
+			// Every process of the lab, wherever it came from: the sshds,
+			// the session's sshd and its sleep.
+			var pids []int
+			for _, h := range lab.allHosts() {
+				p, err := namespacePIDs(h.Namespace)
+				if err != nil {
+					t.Fatal(err)
+				}
+				pids = append(pids, p...)
+			}
+			if min := len(lab.allHosts()) + 2; len(pids) < min {
+				t.Fatalf("%d processes in the lab, want at least %d", len(pids), min)
+			}
 			if err := lab.Down(ctx); err != nil {
 				t.Fatal(err)
+			}
+			for _, pid := range pids {
+				if processAlive(pid) {
+					t.Errorf("process %d of the lab survives Down", pid)
+				}
 			}
 			if tr := labTraces(t, name, dir); len(tr) > 0 {
 				t.Errorf("after Down: %v", tr)

@@ -7,6 +7,8 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 	"syscall"
 	"time"
 )
@@ -157,14 +159,30 @@ var stateFiles = []string{
 func removeStateFiles(dir string) error {
 	var errs []error
 	for _, name := range stateFiles {
-		if err := os.RemoveAll(filepath.Join(dir, name)); err != nil {
-			errs = append(errs, err)
+		// A crash in writeFileAtomic leaves NAME.tmp behind.
+		for _, n := range []string{name, name + ".tmp"} {
+			if err := os.RemoveAll(filepath.Join(dir, n)); err != nil {
+				errs = append(errs, err)
+			}
 		}
 	}
 	if err := os.Remove(dir); err != nil && !errors.Is(err, fs.ErrNotExist) && !isNotEmpty(err) {
 		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
+}
+
+// isLabDir reports whether every entry of a state directory is one the lab
+// writes, so that a lab that crashed before its lab.json was written can
+// still be replaced.
+func isLabDir(entries []os.DirEntry) bool {
+	for _, e := range entries {
+		name := strings.TrimSuffix(e.Name(), ".tmp")
+		if !slices.Contains(stateFiles, name) {
+			return false
+		}
+	}
+	return true
 }
 
 func isNotEmpty(err error) bool {

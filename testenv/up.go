@@ -93,9 +93,9 @@ func (l *Lab) build(ctx context.Context) error {
 
 // prepareStateDir makes dir ready for a fresh lab called name: it exists,
 // is searchable by the login user and postgres (which read and write below
-// it), and holds none of an earlier lab's files. A non-empty directory
-// without lab.json, or with another lab's, is refused: it is somebody
-// else's.
+// it), and holds none of an earlier lab's files. A directory holding
+// anything the lab does not write, or another lab's lab.json, is refused:
+// it is somebody else's.
 func prepareStateDir(dir, name string) error {
 	entries, err := os.ReadDir(dir)
 	switch {
@@ -103,11 +103,11 @@ func prepareStateDir(dir, name string) error {
 	case err != nil:
 		return fmt.Errorf("state dir %s: %w", dir, err)
 	case len(entries) > 0:
-		if _, err := os.Stat(filepath.Join(dir, stateFileName)); err != nil {
-			return fmt.Errorf("state dir %s: not empty and not a lab's (no %s)", dir, stateFileName)
+		if !isLabDir(entries) {
+			return fmt.Errorf("state dir %s: not empty and not a lab's", dir)
 		}
 		// Open refuses a record of another lab name.
-		if _, err := Open(context.Background(), name, dir); err != nil {
+		if _, err := Open(context.Background(), name, dir); err != nil && !errors.Is(err, ErrNoLab) {
 			return fmt.Errorf("state dir %s: %w", dir, err)
 		}
 		if err := removeStateFiles(dir); err != nil {
