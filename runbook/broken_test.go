@@ -42,6 +42,9 @@ func TestBrokenPlaybooks(t *testing.T) {
 		{"zero_kinds.yml", []brokenWant{{"4:5", `step "nothing to do": step has no step kind (one of: fake_command, fake_rewind, fake_stop)`}}},
 		{"two_kinds.yml", []brokenWant{{"6:5", `step "stop and rewind": step has 2 step kinds (fake_stop, fake_rewind); a step has exactly one`}}},
 		{"missing_name.yml", []brokenWant{{"6:5", "step 2 has no name"}}},
+		{"empty_name.yml", []brokenWant{
+			{"4:11", "step 1 has an empty name"},
+			{"6:11", "name must be a string, not a list"}}},
 		{"duplicate_name.yml", []brokenWant{{"6:11", `step "stop": duplicate step name (first used at line 4)`}}},
 		{"duplicate_key.yml", []brokenWant{{"7:5", `step "stop": duplicate key "when" in step`}}},
 		{"bad_yaml.yml", []brokenWant{{"5:1", "yaml syntax: did not find expected ',' or '}'"}}},

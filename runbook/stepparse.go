@@ -65,18 +65,23 @@ func (f *yamlFile) step(n *yaml.Node, index int, kinds map[string]*Kind, errs *E
 		errs.add(f.pos(n), "", "step %d must be a mapping with a name and one step kind, not %s", index, describe(n))
 		return nil, Pos{}
 	}
-	namePos := s.Pos
+	var nameNode *yaml.Node
 	for i := 0; i+1 < len(n.Content); i += 2 {
-		if k, v := deref(n.Content[i]), n.Content[i+1]; k.Value == "name" {
-			s.Name, _ = f.scalarString(v, "name", "", errs)
-			namePos = f.pos(v)
+		if deref(n.Content[i]).Value == "name" {
+			nameNode = n.Content[i+1]
 			break
 		}
 	}
-	pairs := f.pairs(n, "step", s.Name, errs)
-	if s.Name == "" {
+	namePos := s.Pos
+	if nameNode == nil {
 		errs.add(s.Pos, "", "step %d has no name; every step needs a unique name", index)
+	} else if name, ok := f.scalarString(nameNode, "name", "", errs); ok {
+		namePos, s.Name = f.pos(nameNode), name
+		if name == "" {
+			errs.add(namePos, "", "step %d has an empty name; every step needs a unique name", index)
+		}
 	}
+	pairs := f.pairs(n, "step", s.Name, errs)
 	var found []yamlPair
 	unknown := false
 	for _, p := range pairs {
