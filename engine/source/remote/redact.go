@@ -48,12 +48,16 @@ func (r redactor) scrub(s string) string {
 // operation and the redacted connection string and never contains the
 // password.
 type Error struct {
-	Op       string
+	// Op is the operation that failed, e.g. "connect".
+	Op string
+	// Conninfo is the connection string with the password masked.
 	Conninfo string
 	msg      string
 	err      error
 }
 
+// Error renders the operation, the masked connection string and the
+// scrubbed cause.
 func (e *Error) Error() string {
 	return e.Op + " on source server \"" + e.Conninfo + "\": " + e.msg
 }
