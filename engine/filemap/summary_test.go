@@ -7,12 +7,12 @@ import (
 
 func TestSummaryJSONAndProgress(t *testing.T) {
 	m := newTestMap(nil)
-	for _, f := range []File{*reg("pg_wal/000000010000000000000001", 16 << 20), *reg("base/5/100", 10 << 20), *dir("base")} {
+	for _, f := range []File{*reg("pg_wal/000000010000000000000001", 16<<20), *reg("base/5/100", 10<<20), *dir("base")} {
 		if err := m.AddSource(f); err != nil {
 			t.Fatal(err)
 		}
 	}
-	for _, f := range []File{*reg("base/5/100", 7 << 20), *dir("base"), *reg("old", 5)} {
+	for _, f := range []File{*reg("base/5/100", 7<<20), *dir("base"), *reg("old", 5)} {
 		if err := m.AddTarget(f); err != nil {
 			t.Fatal(err)
 		}
