@@ -110,17 +110,27 @@ func (s *Step) renderNode(n *yaml.Node, vars map[string]any, problems *[]posErro
 	return &c
 }
 
-// scalarTag is the tag a rendered value gets: a number or boolean when it
-// reads as one (so it can fill such a field, and a string field takes it
-// as text anyway), else a string, so that a value that happens to read as
-// null or a timestamp stays what was written.
+// scalarTag is the tag a rendered value gets: a number when it is a plain
+// decimal number, a boolean when it reads as one (so that it can fill such
+// a field; a string field takes it as text anyway), else a string. Octal,
+// hexadecimal and null readings are left out on purpose: a rendered "0700"
+// or "null" stays the text the template produced.
 func scalarTag(text string) string {
-	switch t := (&yaml.Node{Kind: yaml.ScalarNode, Value: text}).ShortTag(); t {
-	case "!!int", "!!float", "!!bool":
-		return t
+	switch {
+	case decimalIntRe.MatchString(text):
+		return "!!int"
+	case decimalFloatRe.MatchString(text):
+		return "!!float"
+	case (&yaml.Node{Kind: yaml.ScalarNode, Value: text}).ShortTag() == "!!bool":
+		return "!!bool"
 	}
 	return "!!str"
 }
+
+var (
+	decimalIntRe   = regexp.MustCompile(`^[-+]?(0|[1-9][0-9]*)$`)
+	decimalFloatRe = regexp.MustCompile(`^[-+]?([0-9]+\.[0-9]*|\.[0-9]+)([eE][-+]?[0-9]+)?$`)
+)
 
 // typeErrorLineRe picks the line out of one of yaml.TypeError's messages,
 // "line 12: cannot unmarshal !!str `abc` into int".

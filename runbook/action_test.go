@@ -90,3 +90,17 @@ func TestStepActionErrors(t *testing.T) {
 		})
 	}
 }
+
+func TestScalarTag(t *testing.T) {
+	tests := map[string]string{
+		"5432": "!!int", "-1": "!!int", "0": "!!int", "0700": "!!str", "0x1F": "!!str",
+		"1.5": "!!float", ".5": "!!float", "1e3": "!!str", "2.5e3": "!!float",
+		"true": "!!bool", "false": "!!bool", "yes": "!!str", "null": "!!str", "": "!!str",
+		"host=pg1 port=5432": "!!str", "2001-12-14": "!!str",
+	}
+	for in, want := range tests {
+		if got := scalarTag(in); got != want {
+			t.Errorf("scalarTag(%q) = %s, want %s", in, got, want)
+		}
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strconv"
 	"strings"
 
 	"gopkg.in/yaml.v3"
@@ -271,9 +272,9 @@ func copyValue(v any) any {
 }
 
 // ParseExtraVars parses -e KEY=VALUE arguments. KEY is a plain variable
-// name (no dots); VALUE is read as a YAML scalar, so 5432 is a number and
-// true a boolean, and anything else, including "" and "null", is the string
-// as given. A later KEY wins.
+// name (no dots); VALUE is read as a scalar: a plain decimal number such as
+// 5432 or 0.5 is a number, true and false are booleans, and anything else,
+// including "", "null" and "0700", is the string as given. A later KEY wins.
 func ParseExtraVars(kvs []string) (map[string]any, error) {
 	out := map[string]any{}
 	for _, kv := range kvs {
@@ -291,26 +292,24 @@ func ParseExtraVars(kvs []string) (map[string]any, error) {
 	return out, nil
 }
 
-// scalarValue reads s as a YAML scalar: whole numbers become int, other
-// numbers float64, booleans bool, anything else stays the string s
-// (timestamps and null included, which YAML would otherwise turn into
-// time.Time and nil).
+// scalarValue reads s the way a rendered value is read (see scalarTag):
+// plain decimal numbers become int or float64, booleans bool, and anything
+// else stays the string s. So "0700" stays "0700" (not YAML 1.1's octal
+// 448, which would surprise as a file mode), and timestamps and "null" stay
+// text.
 func scalarValue(s string) any {
-	n := &yaml.Node{Kind: yaml.ScalarNode, Value: s}
-	switch n.ShortTag() {
+	switch scalarTag(s) {
 	case "!!int":
-		var i int
-		if n.Decode(&i) == nil {
+		if i, err := strconv.Atoi(s); err == nil {
 			return i
 		}
 	case "!!float":
-		var f float64
-		if n.Decode(&f) == nil {
+		if f, err := strconv.ParseFloat(s, 64); err == nil {
 			return f
 		}
 	case "!!bool":
 		var b bool
-		if n.Decode(&b) == nil {
+		if (&yaml.Node{Kind: yaml.ScalarNode, Value: s}).Decode(&b) == nil {
 			return b
 		}
 	}

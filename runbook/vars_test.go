@@ -24,7 +24,8 @@ func TestHostVarsPrecedence(t *testing.T) {
 			"role": "standby", "address": "10.77.0.12"}},
 		{"pg1", map[string]any{"role": "x", "new_primary": "10.77.0.13"}, map[string]any{"pgdata": "/srv/pg/15/main",
 			"role": "x", "source": "host=10.77.0.13 port=5432 user=rewind dbname=postgres"}},
-		{"bastion", nil, map[string]any{"pgdata": "/var/lib/postgresql/15/main", "port": 5432, "inventory_hostname": "bastion"}},
+		// An unquoted 0077 stays the text written, not YAML 1.1 octal.
+		{"bastion", nil, map[string]any{"pgdata": "/var/lib/postgresql/15/main", "port": 5432, "inventory_hostname": "bastion", "umask": "0077"}},
 		// A group var wins over the same var of all.
 		{"web1", nil, map[string]any{"cluster": "none"}},
 	}
@@ -56,8 +57,8 @@ func TestParseExtraVars(t *testing.T) {
 		want    map[string]any
 		wantErr bool
 	}{
-		{[]string{"port=5432", "on=true", "ratio=0.5", "name=pg1", "empty=", "n=null", "eq=a=b", "d=2001-12-14"},
-			map[string]any{"port": 5432, "on": true, "ratio": 0.5, "name": "pg1", "empty": "", "n": "null", "eq": "a=b", "d": "2001-12-14"}, false},
+		{[]string{"port=5432", "on=true", "ratio=0.5", "name=pg1", "empty=", "n=null", "eq=a=b", "d=2001-12-14", "mode=0700", "hex=0x1F", "neg=-3"},
+			map[string]any{"mode": "0700", "hex": "0x1F", "neg": -3, "port": 5432, "on": true, "ratio": 0.5, "name": "pg1", "empty": "", "n": "null", "eq": "a=b", "d": "2001-12-14"}, false},
 		{[]string{"noequals"}, nil, true},
 		{[]string{"a.b=1"}, nil, true},
 		{[]string{"=1"}, nil, true},
