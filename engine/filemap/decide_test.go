@@ -214,14 +214,14 @@ func TestAddBlock(t *testing.T) {
 	wantDump := `base/5/100_fsm (COPY)
 base/5/300 (COPY)
 base/5/200 (COPY_TAIL)
-  block 0
+block 0
 base/5/100 (NONE)
-  block 0
-  block 3
+block 0
+block 3
 base/5/100.1 (NONE)
-  block 1
+block 1
 base/5/100.2 (TRUNCATE)
-  block 1
+block 1
 base/5/400 (REMOVE)
 `
 	if buf.String() != wantDump {

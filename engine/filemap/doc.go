@@ -20,6 +20,6 @@
 //
 // Summary gives the byte counts behind pg_rewind's "need to copy N MB" line
 // and the rewind report; WriteDebug prints the map in the format of
-// pg_rewind's --debug output ("<path> (<ACTION>)" followed by "  block N"
+// pg_rewind's --debug output ("<path> (<ACTION>)" followed by "block N"
 // lines), which scripts and tests grep.
 package filemap

@@ -213,7 +213,7 @@ func TestRewindFiles(t *testing.T) {
 			joined := strings.Join(debug, "\n")
 			for _, line := range []string{
 				`Not removing file "` + walKept + `" because it is required for recovery`,
-				"base/5/100 (TRUNCATE)\n  block 1",
+				"base/5/100 (TRUNCATE)\nblock 1",
 				quoted + " (COPY)",
 				"tst_primary_dir (REMOVE)",
 				walRemoved + " (REMOVE)",
