@@ -89,10 +89,10 @@ func (s *Source) FetchFile(ctx context.Context, path string) ([]byte, error) {
 	err := s.conns[0].QueryRow(ctx, "SELECT pg_catalog.pg_read_binary_file($1)",
 		pgx.QueryResultFormats{pgx.BinaryFormatCode}, path).Scan(&data)
 	if err != nil {
-		return nil, s.red.wrap(fmt.Sprintf("fetch remote file \"%s\"", path), err)
+		return nil, s.red.wrap(fmt.Sprintf("could not fetch remote file \"%s\"", path), err)
 	}
 	if data == nil {
-		return nil, fmt.Errorf("fetch remote file \"%s\": unexpected null result", path)
+		return nil, fmt.Errorf("unexpected result set while fetching remote file \"%s\"", path)
 	}
 	s.debugf("fetched file \"%s\", length %d", path, len(data))
 	return data, nil
