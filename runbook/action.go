@@ -136,34 +136,137 @@ var (
 // "line 12: cannot unmarshal !!str `abc` into int".
 var typeErrorLineRe = regexp.MustCompile(`^line (\d+): (.*)$`)
 
-// decodeErrors turns yaml's decoding errors into positioned problems; the
-// column is that of the first value on the reported line.
+// decodeErrors turns yaml's decoding errors into positioned problems that
+// name the parameter: `rewind.jobs: want int, got a string`. yaml quotes the
+// start of the offending value, which may be a rendered password, so the
+// value is left out; the template it came from is named instead.
 func (s *Step) decodeErrors(n *yaml.Node, err error) []posError {
 	var te *yaml.TypeError
 	if !errors.As(err, &te) {
-		return []posError{{s.pos(n), fmt.Errorf("decode %s parameters: %w", s.Kind.Name, err)}}
+		return []posError{{s.pos(n), fmt.Errorf("decode %s parameters: %s", s.Kind.Name, typeErrorValueRe.ReplaceAllString(err.Error(), ""))}}
 	}
 	var out []posError
 	for _, msg := range te.Errors {
-		pos := s.pos(n)
+		pos, where := s.pos(n), s.Kind.Name
+		msg = typeErrorValueRe.ReplaceAllString(msg, "")
 		if m := typeErrorLineRe.FindStringSubmatch(msg); m != nil {
 			line, _ := strconv.Atoi(m[1])
-			pos = s.pos(firstOnLine(n, line))
 			msg = m[2]
+			tag := ""
+			if u := unmarshalRe.FindStringSubmatch(msg); u != nil {
+				tag, msg = u[1], fmt.Sprintf("want %s, got %s", u[2], tagNames[u[1]])
+			}
+			at := firstOnLine(n, line, tag)
+			pos = s.pos(at)
+			if p := paramPath(n, at); p != "" {
+				where += "." + p
+			}
+			if src := sameNode(s.Params, n, at); src != nil && strings.Contains(src.Value, "{{") {
+				msg += fmt.Sprintf(" (the value of %q)", src.Value)
+			}
 		}
-		out = append(out, posError{pos, fmt.Errorf("%s: %s", s.Kind.Name, msg)})
+		out = append(out, posError{pos, fmt.Errorf("%s: %s", where, msg)})
 	}
 	return out
 }
 
-// firstOnLine finds the first value node under n on line, or n itself.
-func firstOnLine(n *yaml.Node, line int) *yaml.Node {
-	var found *yaml.Node
-	walkScalars(n, func(s *yaml.Node) {
-		if found == nil && s.Line == line {
-			found = s
+var (
+	// typeErrorValueRe matches the quoted value in yaml's "cannot
+	// unmarshal !!str `secret` into int".
+	typeErrorValueRe = regexp.MustCompile(" `[^`]*`")
+	// unmarshalRe reads yaml's "cannot unmarshal !!str into int" once the
+	// value is cut out.
+	unmarshalRe = regexp.MustCompile(`^cannot unmarshal (!!\w+) into (.+)$`)
+	tagNames    = map[string]string{
+		"!!str": "a string", "!!int": "a number", "!!float": "a number", "!!bool": "a boolean",
+		"!!map": "a mapping", "!!seq": "a list", "!!null": "null", "!!timestamp": "a timestamp",
+	}
+)
+
+// paramPath is the dotted path of the value node target inside n, such as
+// "opts.debug" or "targets[1].path", or "" when target is n itself.
+func paramPath(n, target *yaml.Node) string {
+	switch n.Kind {
+	case yaml.MappingNode:
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			key, v := n.Content[i].Value, n.Content[i+1]
+			if v == target {
+				return key
+			}
+			if p := paramPath(v, target); p != "" {
+				return key + joinPath(p)
+			}
 		}
-	})
+	case yaml.SequenceNode:
+		for i, v := range n.Content {
+			if v == target {
+				return fmt.Sprintf("[%d]", i)
+			}
+			if p := paramPath(v, target); p != "" {
+				return fmt.Sprintf("[%d]", i) + joinPath(p)
+			}
+		}
+	}
+	return ""
+}
+
+// sameNode returns the node of the unrendered tree orig that sits where
+// target sits in the rendered copy rendered, or nil.
+func sameNode(orig, rendered, target *yaml.Node) *yaml.Node {
+	orig = deref(orig)
+	if rendered == target {
+		return orig
+	}
+	if orig == nil || len(orig.Content) != len(rendered.Content) {
+		return nil
+	}
+	for i := range rendered.Content {
+		if found := sameNode(orig.Content[i], rendered.Content[i], target); found != nil {
+			return found
+		}
+	}
+	return nil
+}
+
+// joinPath prefixes a nested path with a dot unless it is an index.
+func joinPath(p string) string {
+	if strings.HasPrefix(p, "[") {
+		return p
+	}
+	return "." + p
+}
+
+// firstOnLine finds the value node under n on line whose tag is tag (any
+// tag when tag is ""), the most deeply nested one first, or a stand-in at
+// the start of the line. yaml reports only the line of a type error; the
+// tag and the depth tell apart the values written on one line, such as a
+// block list item `- path: [a]` whose list starts on the item's line.
+func firstOnLine(n *yaml.Node, line int, tag string) *yaml.Node {
+	var found *yaml.Node
+	foundDepth := -1
+	var walk func(n *yaml.Node, depth int)
+	walk = func(n *yaml.Node, depth int) {
+		if n == nil {
+			return
+		}
+		if n.Line == line && (tag == "" || n.ShortTag() == tag) && depth > foundDepth {
+			found, foundDepth = n, depth
+		}
+		switch n.Kind {
+		case yaml.MappingNode:
+			for i := 1; i < len(n.Content); i += 2 {
+				walk(n.Content[i], depth+1)
+			}
+		case yaml.SequenceNode:
+			for _, c := range n.Content {
+				walk(c, depth+1)
+			}
+		}
+	}
+	walk(n, 0)
+	if found == nil && tag != "" {
+		return firstOnLine(n, line, "")
+	}
 	if found == nil {
 		return &yaml.Node{Line: line, Column: 1}
 	}

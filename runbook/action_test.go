@@ -58,8 +58,12 @@ func TestStepActionErrors(t *testing.T) {
 		vars   map[string]any
 		want   string
 	}{
-		{"type", "fake_rewind", "pgdata: /x\njobs: \"{{ .j }}\"", map[string]any{"j": "many"},
-			`f.yml:2:7: step "s": fake_rewind: cannot unmarshal !!str ` + "`many`" + ` into int`},
+		// The rendered value may be a secret: the error names its template,
+		// never the value.
+		{"type", "fake_rewind", "pgdata: /x\njobs: \"{{ .j }}\"", map[string]any{"j": "s3cret-pw"},
+			`f.yml:2:7: step "s": fake_rewind.jobs: want int, got a string (the value of "{{ .j }}")`},
+		{"nested type", "fake_rewind", "pgdata: /x\ntargets:\n  - path: [a]", nil,
+			`f.yml:3:11: step "s": fake_rewind.targets[0].path: want string, got a list`},
 		{"missing", "fake_rewind", "pgdata: \"{{ .nope }}\"", nil, `f.yml:1:9: step "s": variable "nope" is not defined`},
 		{"validator", "fake_rewind", "jobs: 2", nil, `f.yml:7:3: step "s": fake_rewind: pgdata is required`},
 		{"unknown key", "fake_rewind", "pgdata: /x\nopts: {wiat: 1s}", nil,

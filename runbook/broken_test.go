@@ -81,8 +81,8 @@ func TestBrokenPlaybooks(t *testing.T) {
 			{"5:3", "host pg1: variables refer to each other in a loop: a -> b -> a"},
 			{"7:5", `step "stop": host pg1: variable "a" could not be rendered`}}},
 		{"bad_param_type.yml", []brokenWant{
-			{"7:13", `step "rewind": host pg1: fake_rewind: cannot unmarshal !!str`},
-			{"9:16", "step \"rewind\": host pg1: fake_rewind: cannot unmarshal !!str `maybe` into bool"}}},
+			{"7:13", `step "rewind": host pg1: fake_rewind.jobs: want int, got a string (the value of "{{ .pgdata }}")`},
+			{"9:16", `step "rewind": host pg1: fake_rewind.opts.debug: want bool, got a string`}}},
 		{"validator.yml", []brokenWant{{"4:5", `step "rewind": host pg1: fake_rewind: pgdata is required`}}},
 		{"delegate_unknown.yml", []brokenWant{{"4:5", `step "stop": hosts pg1, pg2, pg3: delegate_to: variable "jump" is not defined`}}},
 		// Inventories.
