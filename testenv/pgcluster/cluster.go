@@ -27,6 +27,9 @@ type Cluster struct {
 	LogFile string
 	// BinDir holds the PostgreSQL programs.
 	BinDir string
+	// NetNS is the network namespace the server runs in ("" for this
+	// process's own).
+	NetNS string
 
 	portChosen  bool   // the port was picked by us, so Start may pick another
 	ownedSocket string // a socket directory we created outside Dir
@@ -51,7 +54,7 @@ func Init(ctx context.Context, opts Options) (*Cluster, error) {
 	if opts.GroupMode {
 		args = append(args, "--allow-group-access")
 	}
-	if _, err := run(ctx, c.Bin("initdb"), args...); err != nil {
+	if _, err := c.run(ctx, c.Bin("initdb"), args...); err != nil {
 		return nil, fmt.Errorf("init cluster %s: %w", c.Name, err)
 	}
 	if err := c.AppendConf(baseConf(c, opts)...); err != nil {
@@ -78,6 +81,7 @@ func newCluster(opts Options) (*Cluster, error) {
 		ListenAddresses: opts.listenAddresses(),
 		LogFile:         filepath.Join(dir, "postgres.log"),
 		BinDir:          opts.binDir(),
+		NetNS:           opts.NetNS,
 	}
 	if c.Name == "" {
 		c.Name = filepath.Base(dir)

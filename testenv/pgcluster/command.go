@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
+	"strconv"
 	"strings"
 )
 
@@ -23,24 +25,60 @@ func Command(ctx context.Context, program string, args ...string) (*exec.Cmd, er
 		return nil, err
 	}
 	cmd := exec.CommandContext(ctx, program, args...)
-	cmd.Env = []string{
+	cmd.Env = baseEnv(pu)
+	cmd.Dir = "/"
+	cmd.SysProcAttr = sysProcAttr(cred)
+	return cmd, nil
+}
+
+// baseEnv is the whole environment of the programs this package runs.
+func baseEnv(pu osUser) []string {
+	return []string{
 		"PATH=/usr/local/bin:/usr/bin:/bin",
 		"HOME=" + pu.home,
 		"LC_ALL=C",
 		"LANG=C",
 		"TZ=UTC",
 	}
-	cmd.Dir = "/"
-	if cred != nil {
-		cmd.SysProcAttr = sysProcAttr(cred)
+}
+
+// Command prepares program to run as postgres for this cluster: like the
+// package-level Command, and inside the cluster's network namespace when
+// Options.NetNS was set (so a server started this way listens on the
+// namespace's addresses).
+func (c *Cluster) Command(ctx context.Context, program string, args ...string) (*exec.Cmd, error) {
+	if c.NetNS == "" {
+		return Command(ctx, program, args...)
 	}
+	pu, err := postgresUser()
+	if err != nil {
+		return nil, err
+	}
+	if os.Geteuid() != 0 {
+		return nil, fmt.Errorf("run %s in network namespace %s: needs root", baseName(program), c.NetNS)
+	}
+	// nsenter enters the namespace as root and only then drops to
+	// postgres, which could not enter it by itself.
+	nsArgs := append([]string{"--net=" + filepath.Join(netnsDir, c.NetNS),
+		"--setuid", strconv.Itoa(pu.uid), "--setgid", strconv.Itoa(pu.gid), "--", program}, args...)
+	cmd := exec.CommandContext(ctx, nsenterPath, nsArgs...)
+	cmd.Env = baseEnv(pu)
+	cmd.Dir = "/"
+	cmd.SysProcAttr = sysProcAttr(nil)
 	return cmd, nil
 }
 
-// run runs program as postgres and returns its combined output; on failure
-// the error names the program, its exit status and its output.
-func run(ctx context.Context, program string, args ...string) (string, error) {
-	cmd, err := Command(ctx, program, args...)
+// netnsDir is where `ip netns add` puts named network namespaces.
+const netnsDir = "/run/netns"
+
+// nsenterPath is util-linux's nsenter.
+const nsenterPath = "/usr/bin/nsenter"
+
+// run runs program as postgres for this cluster and returns its combined
+// output; on failure the error names the program, its exit status and its
+// output.
+func (c *Cluster) run(ctx context.Context, program string, args ...string) (string, error) {
+	cmd, err := c.Command(ctx, program, args...)
 	if err != nil {
 		return "", err
 	}

@@ -48,7 +48,7 @@ func (c *Cluster) Start(ctx context.Context) error {
 }
 
 func (c *Cluster) startOnce(ctx context.Context) error {
-	_, err := run(ctx, c.Bin("pg_ctl"), "start", "-D", c.DataDir, "-l", c.LogFile, "-w", "-t", startTimeout)
+	_, err := c.run(ctx, c.Bin("pg_ctl"), "start", "-D", c.DataDir, "-l", c.LogFile, "-w", "-t", startTimeout)
 	if err != nil {
 		return fmt.Errorf("start %s: %w%s", c.Name, err, c.logTail())
 	}
@@ -57,7 +57,7 @@ func (c *Cluster) startOnce(ctx context.Context) error {
 
 // Stop stops the server with mode and waits until it is gone.
 func (c *Cluster) Stop(ctx context.Context, mode StopMode) error {
-	_, err := run(ctx, c.Bin("pg_ctl"), "stop", "-D", c.DataDir, "-m", string(mode), "-w", "-t", startTimeout)
+	_, err := c.run(ctx, c.Bin("pg_ctl"), "stop", "-D", c.DataDir, "-m", string(mode), "-w", "-t", startTimeout)
 	if err != nil {
 		return fmt.Errorf("stop %s (%s): %w%s", c.Name, mode, err, c.logTail())
 	}
@@ -74,7 +74,7 @@ func (c *Cluster) Restart(ctx context.Context) error {
 
 // Reload makes the server re-read its configuration files.
 func (c *Cluster) Reload(ctx context.Context) error {
-	if _, err := run(ctx, c.Bin("pg_ctl"), "reload", "-D", c.DataDir); err != nil {
+	if _, err := c.run(ctx, c.Bin("pg_ctl"), "reload", "-D", c.DataDir); err != nil {
 		return fmt.Errorf("reload %s: %w", c.Name, err)
 	}
 	return nil
@@ -83,7 +83,7 @@ func (c *Cluster) Reload(ctx context.Context) error {
 // Running reports whether a server is running on this data directory,
 // according to pg_ctl status.
 func (c *Cluster) Running(ctx context.Context) (bool, error) {
-	cmd, err := Command(ctx, c.Bin("pg_ctl"), "status", "-D", c.DataDir)
+	cmd, err := c.Command(ctx, c.Bin("pg_ctl"), "status", "-D", c.DataDir)
 	if err != nil {
 		return false, err
 	}
@@ -103,7 +103,7 @@ func (c *Cluster) Running(ctx context.Context) (bool, error) {
 // Promote promotes a standby and waits until it is out of recovery and
 // accepts writes.
 func (c *Cluster) Promote(ctx context.Context) error {
-	if _, err := run(ctx, c.Bin("pg_ctl"), "promote", "-D", c.DataDir, "-w", "-t", startTimeout); err != nil {
+	if _, err := c.run(ctx, c.Bin("pg_ctl"), "promote", "-D", c.DataDir, "-w", "-t", startTimeout); err != nil {
 		return fmt.Errorf("promote %s: %w%s", c.Name, err, c.logTail())
 	}
 	return c.poll(ctx, "promote "+c.Name, func(ctx context.Context) (bool, error) {

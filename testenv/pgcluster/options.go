@@ -30,6 +30,12 @@ type Options struct {
 	// ListenAddresses is listen_addresses; empty means 127.0.0.1. The lab
 	// sets it to a namespace address.
 	ListenAddresses string
+	// NetNS names a network namespace made by `ip netns add` (a file in
+	// /run/netns) for the server to run in, so that it listens on that
+	// namespace's addresses; set ListenAddresses to match. Needs root.
+	// SQL from this package still works: it goes through the unix socket,
+	// which lives in the file system, not in the namespace.
+	NetNS string
 	// BinDir holds initdb, pg_ctl and friends; empty means DefaultBinDir.
 	BinDir string
 	// Checksums runs initdb with --data-checksums.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 )
@@ -179,4 +180,45 @@ func equalRows(a, b [][]string) bool {
 		}
 	}
 	return true
+}
+
+func TestBaseBackupTablespace(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	primary := newTestPrimary(t, Options{Name: "primary", AllowStreaming: true})
+	loc := filepath.Join(t.TempDir(), "ts=1")
+	if err := os.Mkdir(loc, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := HandOver(loc); err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range []string{
+		"CREATE TABLESPACE ts1 LOCATION '" + loc + "'",
+		"CREATE TABLE t_ts (a int) TABLESPACE ts1",
+		"INSERT INTO t_ts VALUES (7)",
+	} {
+		if err := primary.Exec(ctx, "postgres", q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	standby, err := BaseBackup(ctx, primary, Options{Dir: t.TempDir(), Name: "standby"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = standby.Destroy(context.Background()) })
+	if err := standby.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if v, err := standby.QueryValue(ctx, "postgres", "SELECT a FROM t_ts"); err != nil || v != "7" {
+		t.Fatalf("table in the tablespace on the standby: %q, %v", v, err)
+	}
+	got, err := standby.QueryValue(ctx, "postgres", "SELECT pg_tablespace_location(oid) FROM pg_tablespace WHERE spcname = 'ts1'")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(got, standby.Dir+"/tblspc/") {
+		t.Fatalf("standby tablespace at %s, want it under %s/tblspc", got, standby.Dir)
+	}
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 )
 
 // BaseBackup copies a running primary with pg_basebackup into a new cluster
@@ -12,7 +13,9 @@ import (
 // primary (primary_conninfo with application_name = the new node's Name, and
 // standby.signal). Node identity (port, sockets, cluster_name) is the new
 // node's own; the rest of the configuration is inherited from the primary.
-// The standby is not started.
+// Tablespaces with an absolute location are copied to <Dir>/tblspc/<oid>,
+// since the primary's own directories are in use. The standby is not
+// started.
 func BaseBackup(ctx context.Context, primary *Cluster, opts Options) (*Cluster, error) {
 	if opts.BinDir == "" {
 		opts.BinDir = primary.BinDir
@@ -21,9 +24,14 @@ func BaseBackup(ctx context.Context, primary *Cluster, opts Options) (*Cluster, 
 	if err != nil {
 		return nil, err
 	}
-	_, err = run(ctx, c.Bin("pg_basebackup"), "-D", c.DataDir, "-h", primary.SocketDir,
-		"-p", fmt.Sprint(primary.Port), "-U", Superuser, "-X", "stream", "-c", "fast", "--no-sync", "--no-manifest")
+	args := []string{"-D", c.DataDir, "-h", primary.SocketDir, "-p", fmt.Sprint(primary.Port), "-U", Superuser,
+		"-X", "stream", "-c", "fast", "--no-sync", "--no-manifest"}
+	mappings, err := c.tablespaceMappings(ctx, primary)
 	if err != nil {
+		return nil, err
+	}
+	args = append(args, mappings...)
+	if _, err = c.run(ctx, c.Bin("pg_basebackup"), args...); err != nil {
 		return nil, fmt.Errorf("base backup of %s into %s: %w", primary.Name, c.Name, err)
 	}
 	lines := append(identityConf(c), archiveConf(opts)...)
@@ -35,6 +43,25 @@ func BaseBackup(ctx context.Context, primary *Cluster, opts Options) (*Cluster, 
 		return nil, err
 	}
 	return c, nil
+}
+
+// tablespaceMappings are pg_basebackup's -T options that relocate each of
+// primary's tablespaces with an absolute location into this cluster's
+// directory. In-place tablespaces (relative, under pg_tblspc) need none.
+func (c *Cluster) tablespaceMappings(ctx context.Context, primary *Cluster) ([]string, error) {
+	rows, err := primary.Query(ctx, "postgres",
+		"SELECT oid, pg_tablespace_location(oid) FROM pg_tablespace WHERE pg_tablespace_location(oid) LIKE '/%' ORDER BY oid")
+	if err != nil {
+		return nil, fmt.Errorf("list tablespaces of %s: %w", primary.Name, err)
+	}
+	// pg_basebackup splits a mapping at its first unescaped '='.
+	escape := strings.NewReplacer("=", `\=`)
+	var args []string
+	for _, r := range rows {
+		dst := filepath.Join(c.Dir, "tblspc", r[0])
+		args = append(args, "-T", escape.Replace(r[1])+"="+escape.Replace(dst))
+	}
+	return args, nil
 }
 
 // FollowNew makes this node a streaming standby of primary: it points
