@@ -2,6 +2,7 @@ package runbook
 
 import (
 	"fmt"
+	"sync"
 	"maps"
 	"slices"
 	"strings"
@@ -14,6 +15,12 @@ import (
 type inventorySource struct {
 	hostVars  map[string]map[string]Pos // host -> variable -> position
 	groupVars map[string]map[string]Pos // group -> variable -> position
+
+	// derived caches the groups and hostvars variables, which are the same
+	// for every host and cost O(hosts) to build: HostVars runs once per
+	// host, so building them each time would make a run O(hosts²).
+	derived          sync.Once
+	groups, hostvars map[string]any
 }
 
 // hostVar is where variable name of host was set, or just the file.
@@ -52,7 +59,8 @@ var groupKeys = []string{"hosts", "children", "vars"}
 // group may be listed under several parents; its Depth is its longest
 // distance from all. Hosts keep the order in which the file first names
 // them, which is the order Match returns. Every problem is reported at once
-// with file:line:col.
+// with file:line:col. The inventory is read-only once loaded: HostVars
+// caches what it derives from it.
 func LoadInventory(path string) (*Inventory, error) {
 	f, err := readYAML(path, "inventory")
 	if err != nil {
@@ -108,12 +116,10 @@ func (l *inventoryLoader) load() {
 			l.errs.add(at, "", "%q is both a host and a group; patterns could not tell them apart", name)
 		}
 	}
-	for _, hn := range l.hostOrder {
-		h := l.inv.Hosts[hn]
-		for _, gn := range l.groupOrder {
-			if slices.Contains(l.inv.members(gn), hn) {
-				h.Groups = append(h.Groups, gn)
-			}
+	for _, gn := range l.groupOrder {
+		for _, hn := range l.inv.members(gn) {
+			h := l.inv.Hosts[hn]
+			h.Groups = append(h.Groups, gn)
 		}
 	}
 }

@@ -38,7 +38,9 @@ var reservedVars = map[string]bool{"inventory_hostname": true, "groups": true, "
 // stay strings. A variable whose template cannot be rendered is left out,
 // so that every use of it fails instead of shipping braces to a host;
 // Validate reports why. The map is the caller's to change (the executor
-// adds registered results); values are copies.
+// adds registered results) and its values are copies, except groups and
+// hostvars, which are shared by every host and must be treated as
+// read-only.
 func (inv *Inventory) HostVars(h *Host, pb *Playbook, extra map[string]any) map[string]any {
 	vars, _, _ := inv.hostVars(h, pb, extra)
 	return vars
@@ -67,8 +69,7 @@ func (inv *Inventory) hostVars(h *Host, pb *Playbook, extra map[string]any) (map
 		origin[k] = Pos{File: "-e " + k}
 	}
 	vars["inventory_hostname"] = h.Name
-	vars["groups"] = inv.groupMembers()
-	vars["hostvars"] = inv.allHostVars()
+	vars["groups"], vars["hostvars"] = inv.derivedVars()
 	problems, failed := resolveVars(vars, origin)
 	return vars, problems, failed
 }
@@ -104,6 +105,19 @@ func (inv *Inventory) inventoryVars(h *Host, vars map[string]any, origin map[str
 		vars[k] = copyValue(v)
 		origin[k] = inv.src.hostVar(inv.File, h.Name, k)
 	}
+}
+
+// derivedVars returns the groups and hostvars variables, built once per
+// loaded inventory (and each time for inventories built in Go, which have
+// no cache).
+func (inv *Inventory) derivedVars() (groups, hostvars map[string]any) {
+	if inv == nil || inv.src == nil {
+		return inv.groupMembers(), inv.allHostVars()
+	}
+	inv.src.derived.Do(func() {
+		inv.src.groups, inv.src.hostvars = inv.groupMembers(), inv.allHostVars()
+	})
+	return inv.src.groups, inv.src.hostvars
 }
 
 // groupMembers maps every group to its hosts (direct and through
