@@ -2,10 +2,10 @@ package runbook
 
 import (
 	"fmt"
-	"sync"
 	"maps"
 	"slices"
 	"strings"
+	"sync"
 
 	"gopkg.in/yaml.v3"
 )
