@@ -32,5 +32,6 @@
 //	008_min_recovery_point  TestMinRecoveryPoint (remote, three nodes)
 //	009_growing_files       TestGrowingFiles (local)
 //	010_keep_recycled_wals  TestKeepRecycledWAL (local)
-//	seed (shared/seed)      TestSeedFailure (remote; -c fetches from the archive)
+//	seed (shared/seed)      TestSeedFailure (remote; the "could not find previous WAL
+//	                        record" failure, then fixed by -c or by staging the archive)
 package rewindtest

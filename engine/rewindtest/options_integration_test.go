@@ -22,10 +22,12 @@ func TestOptions(t *testing.T) {
 		wantStdout string // regexp; "" means stdout must be empty
 		wantStderr string // regexp; "" means stderr must be empty
 	}{
-		{"help", []string{"--help"}, 0, `(?s)^pg_rewind resynchronizes .*Usage:.*--source-server=CONNSTR`, ""},
+		// Help and version must go to stdout, alone; their wording is
+		// free, beyond naming the flags and the program.
+		{"help", []string{"--help"}, 0, `(?s)Usage:.*--target-pgdata.*--source-pgdata.*--source-server`, ""},
 		{"help short", []string{"-?"}, 0, `Usage:`, ""},
-		{"version", []string{"--version"}, 0, `^pg_rewind \(PostgreSQL\) 15`, ""},
-		{"version short", []string{"-V"}, 0, `^pg_rewind \(PostgreSQL\) 15`, ""},
+		{"version", []string{"--version"}, 0, `^pg_rewind\b.*\d`, ""},
+		{"version short", []string{"-V"}, 0, `^pg_rewind\b.*\d`, ""},
 		{"invalid option", []string{"--not-a-valid-option"}, 1, "", `(?:unrecognized|illegal|invalid) option`},
 		{"too many arguments",
 			[]string{"--debug", "--target-pgdata", target, "--source-pgdata", source, "extra_arg1"}, 1, "",

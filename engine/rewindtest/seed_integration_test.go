@@ -17,10 +17,20 @@ import (
 // common checkpoint onward left its pg_wal and exists only in the archive.
 // A rewind then cannot walk back to the common checkpoint ("could not find
 // previous WAL record", naming the missing segment). With -c the tool
-// fetches those segments through the target's restore_command and the old
-// primary rejoins as a standby, its split-brain writes gone.
+// fetches those segments through the target's restore_command; staging
+// them back into pg_wal first (the seed's own fix) works too. Either way
+// the old primary rejoins as a standby, its split-brain writes gone.
 func TestSeedFailure(t *testing.T) {
 	t.Parallel()
+	for _, fix := range []string{"restore-target-wal", "staged-archive"} {
+		t.Run(fix, func(t *testing.T) {
+			t.Parallel()
+			testSeedFailure(t, fix)
+		})
+	}
+}
+
+func testSeedFailure(t *testing.T, fix string) {
 	archive := filepath.Join(t.TempDir(), "pg_arch")
 	s := NewScenario(t, pgcluster.Options{
 		ArchiveDir: archive,
@@ -72,14 +82,21 @@ func TestSeedFailure(t *testing.T) {
 	}
 	t.Logf("as in the seed:\n%s", tail(res.Stderr, 3))
 
-	// The fix 13+ offers: -c runs the target's restore_command.
-	s.must(s.Primary.AppendConf("restore_command = " + pgcluster.QuoteConf(`cp "`+archive+`/%f" "%p"`)))
+	args := []string{"--target-pgdata=" + s.Primary.DataDir, "--source-server=" + s.Standby.ConnString(RewindRole),
+		"-R", "--no-sync"}
+	switch fix {
+	case "restore-target-wal":
+		// The fix 13+ offers: -c runs the target's restore_command.
+		s.must(s.Primary.AppendConf("restore_command = " + pgcluster.QuoteConf(`cp "`+archive+`/%f" "%p"`)))
+		args = append(args, "-c")
+	case "staged-archive":
+		// The seed's fix: put the archived segments back into pg_wal.
+		stageArchive(t, archive, walDir)
+	}
 	saved := filepath.Join(s.TempDir(), "primary-postgresql.conf")
 	s.must(copyFile(s.Primary.ConfPath(), saved))
 	s.must(pgcluster.HandOver(saved))
-	s.RewindOK("rewind with --restore-target-wal",
-		"--target-pgdata="+s.Primary.DataDir, "--source-server="+s.Standby.ConnString(RewindRole),
-		"-c", "-R", "--no-sync", "--config-file", saved)
+	s.RewindOK("rewind after "+fix, append(args, "--config-file", saved)...)
 	s.restoreConf(saved)
 	s.StandbySQL("ALTER ROLE " + RewindRole + " WITH REPLICATION")
 	s.must(s.Primary.Start(s.Ctx))
@@ -124,6 +141,31 @@ func recycleOldSegments(t *testing.T, walDir, archive, keepFrom string) {
 			err = os.Rename(src, filepath.Join(archive, name))
 		}
 		if err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// stageArchive copies every archived segment that pg_wal lacks back into
+// it, owned by postgres, as the seed's author did with cp.
+func stageArchive(t *testing.T, archive, walDir string) {
+	t.Helper()
+	entries, err := os.ReadDir(archive)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		dst := filepath.Join(walDir, e.Name())
+		if !segmentName.MatchString(e.Name()) {
+			continue
+		}
+		if _, err := os.Stat(dst); err == nil {
+			continue
+		}
+		if err := copyFile(filepath.Join(archive, e.Name()), dst); err != nil {
+			t.Fatal(err)
+		}
+		if err := pgcluster.HandOver(dst); err != nil {
 			t.Fatal(err)
 		}
 	}
