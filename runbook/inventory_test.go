@@ -49,3 +49,22 @@ func TestLoadInventory(t *testing.T) {
 		}
 	}
 }
+
+func TestLoadInventoryDiamond(t *testing.T) {
+	inv, err := LoadInventory("testdata/diamond-inventory.yml")
+	if err != nil {
+		t.Fatalf("LoadInventory: %v", err)
+	}
+	if d := inv.Groups["shared"].Depth; d != 2 {
+		t.Errorf("shared depth = %d, want 2 (its longest path: all -> db -> shared)", d)
+	}
+	if got := inv.HostVars(inv.Hosts["pg1"], nil, nil)["level"]; got != "shared" {
+		t.Errorf("level = %v, want shared (deeper group wins)", got)
+	}
+	if got, want := inv.Hosts["pg1"].Groups, []string{"all", "shared", "db"}; !reflect.DeepEqual(got, want) {
+		t.Errorf("pg1 groups = %v, want %v", got, want)
+	}
+	if hosts, err := inv.Match("empty"); err != nil || len(hosts) != 0 {
+		t.Errorf("Match(empty) = %v, %v; want no hosts and no error", hosts, err)
+	}
+}
