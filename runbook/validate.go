@@ -20,9 +20,9 @@ type hostProblem struct {
 
 // Validate checks everything that can be checked before any host is
 // contacted, and reports every problem at once as an ErrorList, each with
-// file:line:col and the step's name. It checks that the playbook's hosts
-// pattern selects something in inv; then for every host of hosts (nil
-// means the hosts the pattern selects) it renders the variables of
+// file:line:col and the step's name. It checks that every term of the
+// playbook's hosts pattern names something in inv; then for every host of
+// hosts (nil means the hosts the pattern selects) it renders the variables of
 // HostVars and, step by step, every template of the step (parameters,
 // when, until, changed_when, failed_when, become, delegate_to), decodes the
 // parameters into the step's kind with their types and runs the kind's
