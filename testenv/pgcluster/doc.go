@@ -32,6 +32,14 @@
 //	if err := primary.WaitForCatchup(ctx, standby); err != nil { ... }
 //	if err := standby.Promote(ctx); err != nil { ... }
 //
+// For the lab, Options.NetNS runs the server inside a network namespace
+// (through nsenter, as root, dropping to postgres) with ListenAddresses set
+// to the namespace's address; TCPConnString is how other hosts reach it,
+// while this package's own SQL keeps using the unix socket. Command runs any
+// other program (psql, pg_rewind, pg_controldata) as postgres with a clean
+// C-locale environment, and HandOver gives a directory made by the test to
+// postgres.
+//
 // The settings are tuned for fast tests (fsync off, small shared_buffers and
 // max_wal_size, a long checkpoint_timeout, wal_keep_size 320MB as upstream's
 // rewind tests use); they are not production settings.

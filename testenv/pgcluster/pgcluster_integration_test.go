@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/jackc/pgx/v5/pgconn"
 )
 
 // newTestPrimary starts a streaming-capable primary that is destroyed with
@@ -71,6 +73,12 @@ func TestPrimaryStandbyPromote(t *testing.T) {
 	if !equalRows(rows, want) {
 		t.Fatalf("standby rows = %v, want %v", rows, want)
 	}
+	// The standby also answers over TCP, the way other hosts reach it.
+	tcp, err := pgconn.Connect(ctx, standby.TCPConnString(Superuser))
+	if err != nil {
+		t.Fatalf("connect over TCP: %v", err)
+	}
+	_ = tcp.Close(ctx)
 	if v, _ := standby.QueryValue(ctx, "postgres", "SELECT pg_is_in_recovery()"); v != "t" {
 		t.Fatalf("standby in recovery = %q, want t", v)
 	}

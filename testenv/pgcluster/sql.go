@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 
 	"github.com/jackc/pgx/v5/pgconn"
 )
@@ -14,6 +15,14 @@ import (
 // (the clusters trust local connections).
 func (c *Cluster) ConnString(user string) string {
 	return fmt.Sprintf("host=%s port=%d user=%s dbname=postgres", c.SocketDir, c.Port, user)
+}
+
+// TCPConnString is a libpq connection string that reaches this cluster over
+// TCP, at the first of its listen addresses, as user on the postgres
+// database: the form another host (a lab namespace) would use.
+func (c *Cluster) TCPConnString(user string) string {
+	host, _, _ := strings.Cut(c.ListenAddresses, ",")
+	return fmt.Sprintf("host=%s port=%d user=%s dbname=postgres", strings.TrimSpace(host), c.Port, user)
 }
 
 // connect opens a connection to db as the superuser.
