@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/pgrunbook/pgrunbook/engine/lsn"
@@ -58,12 +59,11 @@ var workload = []string{
 	`insert into t values (100002, 'last')`,
 }
 
+// clusterOnce builds the cluster on first use, so that unit tests and fuzz
+// workers that never need it do not pay for it.
+var clusterOnce sync.Once
+
 func TestMain(m *testing.M) {
-	if os.Geteuid() != 0 {
-		cluster.skip = "integration tests need root to run PostgreSQL 15 as the postgres user"
-	} else {
-		cluster.err = setupCluster()
-	}
 	code := m.Run()
 	if cluster.dir != "" && os.Getenv("PGRUNBOOK_KEEP") == "" {
 		os.RemoveAll(cluster.dir)
@@ -74,6 +74,13 @@ func TestMain(m *testing.M) {
 // needCluster skips or fails a test that needs the shared cluster.
 func needCluster(t *testing.T) {
 	t.Helper()
+	clusterOnce.Do(func() {
+		if os.Geteuid() != 0 {
+			cluster.skip = "integration tests need root to run PostgreSQL 15 as the postgres user"
+			return
+		}
+		cluster.err = setupCluster()
+	})
 	if cluster.skip != "" {
 		t.Skip(cluster.skip)
 	}
