@@ -12,9 +12,7 @@
 //
 //	src := wal.NewDir(filepath.Join(pgdata, "pg_wal"), cf.WalSegSize, nil)
 //	defer src.Close()
-//	r, err := wal.NewReader(wal.Config{Source: src, History: hist, Layout: l,
-//		SystemID: cf.SystemIdentifier, SegSize: cf.WalSegSize,
-//		PageSize: cf.WalBlockSize, BlockSize: cf.BlockSize})
+//	r, err := wal.NewReader(wal.ConfigFor(cf, src, hist))
 //	ckpt, keep, err := wal.FindLastCommonCheckpoint(ctx, r, divergence)
 //	err = wal.ScanBlocks(ctx, r, ckpt.LSN, targetEnd, wal.ScanFuncs{Block: ...})
 //
