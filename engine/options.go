@@ -1,0 +1,56 @@
+package engine
+
+import "io"
+
+// Options are the settings of one rewind; they mirror pg_rewind 15's
+// command-line options, plus pgrunbook's own (Jobs, BinDir, OnProgress).
+type Options struct {
+	// TargetDir is the data directory to rewind (-D, --target-pgdata).
+	TargetDir string
+	// SourceDir is a stopped source cluster's data directory
+	// (--source-pgdata). Exactly one of SourceDir and SourceConninfo is set.
+	SourceDir string
+	// SourceConninfo is a libpq connection string of a running source
+	// server (--source-server).
+	SourceConninfo string
+
+	// DryRun does everything except writing to the target (-n).
+	DryRun bool
+	// NoSync skips the final fsync of the target (-N).
+	NoSync bool
+	// WriteRecoveryConf makes the target a standby of the source server
+	// afterwards: standby.signal and primary_conninfo (-R).
+	WriteRecoveryConf bool
+	// RestoreTargetWAL fetches target WAL segments missing from pg_wal with
+	// the target's restore_command (-c).
+	RestoreTargetWAL bool
+	// NoEnsureShutdown refuses an uncleanly shut down target instead of
+	// running single-user crash recovery on it (--no-ensure-shutdown).
+	NoEnsureShutdown bool
+	// ConfigFile is the target's main configuration file, passed to the
+	// postgres runs as config_file when it lives outside the data
+	// directory (--config-file).
+	ConfigFile string
+
+	// Jobs is the number of connections fetching from a source server in
+	// parallel (--jobs); below 1 means 1.
+	Jobs int
+	// BinDir is where the postgres binary of the target's major version
+	// lives, for crash recovery and reading restore_command. Empty means
+	// /usr/lib/postgresql/<major>/bin (from the target's PG_VERSION), then
+	// the PATH.
+	BinDir string
+
+	// Log receives every message; the caller filters by level (pg_rewind
+	// prints LevelInfo always, LevelProgress with -P, LevelDebug with
+	// --debug). Nil discards them.
+	Log Logger
+	// OnProgress, when set, is called as the rewind moves through its
+	// phases and after every chunk copied. It may be called from several
+	// goroutines, but never concurrently, and must return quickly; it is
+	// the caller's job to throttle what it prints.
+	OnProgress func(Progress)
+	// ChildStdout and ChildStderr receive the output of the postgres
+	// child processes (single-user crash recovery). Nil discards it.
+	ChildStdout, ChildStderr io.Writer
+}

@@ -1,0 +1,175 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/pgrunbook/pgrunbook/engine/lsn"
+	"github.com/pgrunbook/pgrunbook/engine/pgcontrol"
+	"github.com/pgrunbook/pgrunbook/engine/timeline"
+	"github.com/pgrunbook/pgrunbook/engine/wal"
+)
+
+// findDivergence works out where the two clusters' timelines part and
+// whether the target wrote WAL past that point, which is what makes a
+// rewind necessary. It reports whether a rewind is needed.
+func (r *run) findDivergence(ctx context.Context) (bool, error) {
+	srcTLI, tgtTLI := r.srcCF.Timeline(), r.tgtCF.Timeline()
+	tgtHist, err := r.targetHistory(tgtTLI)
+	if err != nil {
+		return false, err
+	}
+	r.tgtHist = tgtHist
+	if srcTLI == tgtTLI {
+		r.infof("source and target cluster are on the same timeline")
+		return false, r.checkSameTimeline(ctx)
+	}
+	srcHist, err := r.sourceHistory(ctx, srcTLI)
+	if err != nil {
+		return false, err
+	}
+	r.dumpHistory("Source timeline history:", srcHist)
+	r.dumpHistory("Target timeline history:", tgtHist)
+	div, idx, err := timeline.FindDivergence(srcHist, tgtHist)
+	if err != nil {
+		return false, err
+	}
+	r.divergence = div
+	divTLI := tgtHist[idx].TLI
+	r.infof("servers diverged at WAL location %s on timeline %d", div, divTLI)
+	r.rep.Divergence = &Divergence{LSN: div.String(), Timeline: divTLI}
+
+	end, err := r.targetEndOfWAL(ctx)
+	if err != nil {
+		return false, err
+	}
+	r.targetEnd = end
+	// A target whose WAL ends at or before the divergence is an ancestor
+	// of the source: it can follow the source as it is. pg_rewind 15
+	// asserts equality here, which a lagging standby target breaks.
+	return end > div, nil
+}
+
+// checkSameTimeline goes further than pg_rewind, which declares "no
+// rewind required" whenever the timelines are equal: when the source's end
+// of WAL is known exactly (a running primary, or a cleanly stopped
+// primary's data directory), a target whose WAL goes further has history
+// the source never had, and following the source would fail later with
+// an obscure replication error.
+func (r *run) checkSameTimeline(ctx context.Context) error {
+	srcEnd, known, err := r.sourceEndOfWAL(ctx)
+	if err != nil || !known {
+		return err
+	}
+	tgtEnd, err := r.targetEndOfWAL(ctx)
+	if err != nil {
+		return err
+	}
+	if tgtEnd > srcEnd {
+		return fmt.Errorf("target server is ahead of the source on timeline %d: the target's WAL ends at %s, "+
+			"the source's at %s; the target wrote WAL the source never had (two primaries without a timeline switch), "+
+			"so it cannot follow the source: rebuild it from a base backup of the source",
+			r.tgtCF.Timeline(), tgtEnd, srcEnd)
+	}
+	return nil
+}
+
+// sourceEndOfWAL is where the source's WAL ends, when that can be known:
+// the insert position of a running primary, or the end of the shutdown
+// checkpoint of a cleanly stopped primary's data directory. A standby's
+// end is not recorded anywhere reliable.
+func (r *run) sourceEndOfWAL(ctx context.Context) (lsn.LSN, bool, error) {
+	switch {
+	case !r.local && r.srcCF.State == pgcontrol.InProduction:
+		p, err := r.src.CurrentInsertLSN(ctx)
+		return lsn.LSN(p), err == nil, err
+	case r.local && r.srcCF.State == pgcontrol.ShutDown:
+		dir := wal.NewDir(filepath.Join(r.opts.SourceDir, "pg_wal"), r.srcCF.WalSegSize, nil)
+		defer dir.Close()
+		rd, err := wal.NewReader(wal.ConfigFor(r.srcCF, dir, r.tgtHist))
+		if err != nil {
+			return 0, false, fmt.Errorf("read source WAL: %w", err)
+		}
+		rec, err := rd.ReadRecord(ctx, r.srcCF.CheckPoint)
+		if err != nil {
+			return 0, false, fmt.Errorf("could not read WAL record at %s of the source: %w", r.srcCF.CheckPoint, err)
+		}
+		return rec.EndLSN, true, nil
+	}
+	return 0, false, nil
+}
+
+// targetEndOfWAL is where the target's WAL ends: the end of its latest
+// checkpoint record, or its minRecoveryPoint if that is later (a former
+// standby has replayed past its last restartpoint).
+func (r *run) targetEndOfWAL(ctx context.Context) (lsn.LSN, error) {
+	rd, err := r.targetReader()
+	if err != nil {
+		return 0, err
+	}
+	rec, err := rd.ReadRecord(ctx, r.tgtCF.CheckPoint)
+	if err != nil {
+		return 0, fmt.Errorf("could not read WAL record at %s: %w", r.tgtCF.CheckPoint, err)
+	}
+	return max(rec.EndLSN, r.tgtCF.MinRecoveryPoint), nil
+}
+
+// targetReader is the reader of the target's WAL, following its timeline
+// history and, with -c, restoring missing segments.
+func (r *run) targetReader() (*wal.Reader, error) {
+	if r.reader != nil {
+		return r.reader, nil
+	}
+	var fetch wal.Fetcher
+	if r.restoreCommand != "" {
+		f, err := wal.RestoreCommand(r.restoreCommand)
+		if err != nil {
+			return nil, err
+		}
+		fetch = f
+	}
+	r.walDir = wal.NewDir(r.targetPath("pg_wal"), r.tgtCF.WalSegSize, fetch)
+	rd, err := wal.NewReader(wal.ConfigFor(r.tgtCF, r.walDir, r.tgtHist))
+	if err != nil {
+		return nil, fmt.Errorf("read target WAL: %w", err)
+	}
+	r.reader = rd
+	return rd, nil
+}
+
+// sourceHistory fetches and parses the source's timeline history.
+func (r *run) sourceHistory(ctx context.Context, tli lsn.TimeLineID) (timeline.History, error) {
+	if tli == 1 {
+		return timeline.Single(1), nil
+	}
+	name := lsn.HistoryFileName(tli)
+	b, err := r.src.FetchFile(ctx, "pg_wal/"+name)
+	if err != nil {
+		return nil, err
+	}
+	return timeline.Parse(name, b, tli)
+}
+
+// targetHistory reads and parses the target's timeline history.
+func (r *run) targetHistory(tli lsn.TimeLineID) (timeline.History, error) {
+	if tli == 1 {
+		return timeline.Single(1), nil
+	}
+	name := lsn.HistoryFileName(tli)
+	path := r.targetPath("pg_wal/" + name)
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("could not open file \"%s\" for reading: %w", path, err)
+	}
+	return timeline.Parse(name, b, tli)
+}
+
+// dumpHistory prints a history as pg_rewind --debug does.
+func (r *run) dumpHistory(title string, h timeline.History) {
+	r.debugf("%s", title)
+	for _, e := range h {
+		r.debugf("%s", e)
+	}
+}
