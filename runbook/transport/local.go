@@ -1,0 +1,150 @@
+package transport
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// localConn runs commands on this machine with /bin/sh, through the same
+// command line as SSH (so become is `sudo -n -u` here too).
+type localConn struct{}
+
+// NewLocal returns a Conn to this machine. It is what tests and a run on
+// the database host itself use; its behaviour (shell line, become, output
+// lines, cancellation, atomic upload) matches the SSH transport.
+func NewLocal() Conn { return localConn{} }
+
+// Exec runs cmd with /bin/sh in its own process group. Cancelling ctx
+// closes the watchdog's stdin (which kills the command, whichever user it
+// runs as) and signals the group: SIGTERM, then SIGKILL after stopGrace.
+func (localConn) Exec(ctx context.Context, cmd Command) (Result, error) {
+	name := commandName(cmd)
+	line, err := shellLine(cmd, true)
+	if err != nil {
+		return Result{}, err
+	}
+	proc := exec.Command("/bin/sh", "-c", line)
+	proc.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	stdin, err1 := proc.StdinPipe()
+	stdout, err2 := proc.StdoutPipe()
+	stderr, err3 := proc.StderrPipe()
+	if err := errors.Join(err1, err2, err3); err != nil {
+		return Result{}, fmt.Errorf("run %s locally: open pipes: %w", name, err)
+	}
+	if err := proc.Start(); err != nil {
+		return Result{}, fmt.Errorf("run %s locally: %w", name, err)
+	}
+
+	var res Result
+	var wg sync.WaitGroup
+	var outErr, errErr error
+	wg.Add(2)
+	go func() { defer wg.Done(); res.Stdout, outErr = drainLines(stdout, cmd.Stdout) }()
+	go func() { defer wg.Done(); res.Stderr, errErr = drainLines(stderr, cmd.Stderr) }()
+	stdinFailed := make(chan error, 1)
+	go func() {
+		r := &errReader{r: cmd.Stdin}
+		if err := writeFramed(stdin, r); err != nil && r.err != nil {
+			stdinFailed <- r.err
+		}
+	}()
+	drained := make(chan struct{})
+	go func() { wg.Wait(); close(drained) }()
+
+	var stopErr error
+	select {
+	case <-drained:
+	case <-ctx.Done():
+		stopErr = fmt.Errorf("run %s locally: %w", name, ctx.Err())
+	case rerr := <-stdinFailed:
+		stopErr = fmt.Errorf("run %s locally: read stdin: %w", name, rerr)
+	}
+	if stopErr != nil {
+		stopGroup(proc.Process.Pid, stdin, drained)
+		proc.Wait()
+		return res, stopErr
+	}
+	err = proc.Wait()
+	var exitErr *exec.ExitError
+	switch {
+	case err == nil:
+	case errors.As(err, &exitErr):
+		res.ExitCode = exitCode(exitErr)
+	default:
+		return res, fmt.Errorf("run %s locally: %w", name, err)
+	}
+	if err := errors.Join(outErr, errErr); err != nil {
+		return res, fmt.Errorf("read output of %s locally: %w", name, err)
+	}
+	return res, nil
+}
+
+// stopGroup stops the process group pgid: it closes the watchdog's stdin
+// and sends SIGTERM, then SIGKILL if output has not ended within stopGrace.
+func stopGroup(pgid int, stdin io.Closer, drained <-chan struct{}) {
+	stdin.Close()
+	syscall.Kill(-pgid, syscall.SIGTERM)
+	select {
+	case <-drained:
+	case <-time.After(stopGrace):
+		syscall.Kill(-pgid, syscall.SIGKILL)
+		<-drained
+	}
+}
+
+// exitCode returns the status of an exited process the way sh reports it:
+// 128+N for death by signal N.
+func exitCode(e *exec.ExitError) int {
+	if ws, ok := e.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+		return 128 + int(ws.Signal())
+	}
+	return e.ExitCode()
+}
+
+// Upload writes r to a temporary file next to dest, sets mode, closes it
+// and renames it over dest.
+func (localConn) Upload(ctx context.Context, r io.Reader, dest string, mode fs.FileMode) error {
+	f, err := os.CreateTemp(filepath.Dir(dest), filepath.Base(dest)+".tmp-*")
+	if err != nil {
+		return fmt.Errorf("upload %s locally: %w", dest, err)
+	}
+	tmp := f.Name()
+	_, err = io.Copy(f, &ctxReader{ctx: ctx, r: r})
+	if err == nil {
+		err = f.Chmod(mode)
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp, dest)
+	}
+	if err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("upload %s locally: %w", dest, err)
+	}
+	return nil
+}
+
+// Dial opens a plain network connection from this machine.
+func (localConn) Dial(ctx context.Context, network, addr string) (net.Conn, error) {
+	var d net.Dialer
+	conn, err := d.DialContext(ctx, network, addr)
+	if err != nil {
+		return nil, fmt.Errorf("dial %s locally: %w", addr, err)
+	}
+	return conn, nil
+}
+
+// Close does nothing: there is no connection to end.
+func (localConn) Close() error { return nil }
