@@ -286,6 +286,12 @@ func (s *Scenario) RunRewind(mode Mode) Result {
 		s.must(s.Primary.FollowNew(s.Ctx, s.Standby))
 	}
 	s.must(s.Primary.Start(s.Ctx))
+	if mode == Remote {
+		// The configuration -R wrote must actually work: the rewound
+		// node streams from the new primary (its walreceiver reports
+		// its cluster_name, which the restored configuration kept).
+		s.must(s.Standby.WaitForCatchup(s.Ctx, s.Primary))
+	}
 	return res
 }
 
