@@ -64,7 +64,7 @@ func (d *Dir) open(ctx context.Context, name string) error {
 	f, err := os.Open(path)
 	if errors.Is(err, fs.ErrNotExist) && d.fetch != nil {
 		if ferr := d.fetch(ctx, name, path); ferr != nil {
-			return &MissingSegmentError{Dir: d.path, Name: name, Err: fmt.Errorf("%w; fetching it failed: %w", err, ferr)}
+			return &MissingSegmentError{Dir: d.path, Name: name, Err: err, FetchErr: ferr}
 		}
 		if err = d.checkSize(path); err != nil {
 			return err

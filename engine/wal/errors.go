@@ -3,6 +3,8 @@ package wal
 import (
 	"errors"
 	"fmt"
+	"io/fs"
+	"path/filepath"
 
 	"github.com/pgrunbook/pgrunbook/engine/lsn"
 )
@@ -20,20 +22,31 @@ type MissingSegmentError struct {
 	Dir string
 	// Name is the segment file name, e.g. 000000010000000000000008.
 	Name string
-	// Err is the failure to open the file, or the fetcher's failure.
+	// Err is the failure to open the file.
 	Err error
+	// FetchErr is the fetcher's failure, when there was a fetcher.
+	FetchErr error
 }
 
 // Error names the file as pg_rewind does and says how to supply it.
 func (e *MissingSegmentError) Error() string {
-	return fmt.Sprintf("could not open file \"%s/%s\": %v; WAL segment %s is missing from %s: "+
-		"copy it back from the WAL archive, or run with -c (--restore-target-wal) so that restore_command fetches it",
-		e.Dir, e.Name, e.Err, e.Name, e.Dir)
+	reason := e.Err
+	var pe *fs.PathError
+	if errors.As(e.Err, &pe) {
+		// The path is already in the message.
+		reason = pe.Err
+	}
+	msg := fmt.Sprintf("could not open file \"%s\": %v", filepath.Join(e.Dir, e.Name), reason)
+	if e.FetchErr != nil {
+		return fmt.Sprintf("%s; fetching it failed: %v; WAL segment %s is missing from %s and the archive did not have it", msg, e.FetchErr, e.Name, e.Dir)
+	}
+	return fmt.Sprintf("%s; WAL segment %s is missing from %s: copy it back from the WAL archive, "+
+		"or run with -c (--restore-target-wal) so that restore_command fetches it", msg, e.Name, e.Dir)
 }
 
-// Unwrap returns the underlying open or fetch error.
-func (e *MissingSegmentError) Unwrap() error {
-	return e.Err
+// Unwrap returns the open error and the fetch error, if any.
+func (e *MissingSegmentError) Unwrap() []error {
+	return []error{e.Err, e.FetchErr}
 }
 
 // recordError is the "<problem> at X/Y" family of PostgreSQL messages.

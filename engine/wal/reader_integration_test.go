@@ -154,6 +154,7 @@ func TestMissingSegmentNamed(t *testing.T) {
 		t.Fatalf("error %v, want a MissingSegmentError for %s", err, segName(1))
 	}
 	msg := err.Error()
+	t.Log(msg)
 	for _, want := range []string{
 		"could not find previous WAL record at",
 		`could not open file "` + filepath.Join(walDir, segName(1)) + `"`,
