@@ -55,7 +55,7 @@ func (c *Cluster) Command(ctx context.Context, program string, args ...string) (
 		return nil, err
 	}
 	if os.Geteuid() != 0 {
-		return nil, fmt.Errorf("run %s in network namespace %s: needs root", baseName(program), c.NetNS)
+		return nil, fmt.Errorf("run %s in network namespace %s: needs root", filepath.Base(program), c.NetNS)
 	}
 	// nsenter enters the namespace as root and only then drops to
 	// postgres, which could not enter it by itself.
@@ -86,16 +86,9 @@ func (c *Cluster) run(ctx context.Context, program string, args ...string) (stri
 	cmd.Stdout = &out
 	cmd.Stderr = &out
 	if err := cmd.Run(); err != nil {
-		return out.String(), fmt.Errorf("run %s %s: %w\n%s", baseName(program), firstArg(args), err, strings.TrimSpace(out.String()))
+		return out.String(), fmt.Errorf("run %s %s: %w\n%s", filepath.Base(program), firstArg(args), err, strings.TrimSpace(out.String()))
 	}
 	return out.String(), nil
-}
-
-func baseName(p string) string {
-	if i := strings.LastIndexByte(p, os.PathSeparator); i >= 0 {
-		return p[i+1:]
-	}
-	return p
 }
 
 func firstArg(args []string) string {

@@ -45,3 +45,18 @@ func TestParseLSN(t *testing.T) {
 		}
 	}
 }
+
+func TestQuoteConnValue(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{"/tmp/sock", "/tmp/sock"},
+		{"", "''"},
+		{"a b", "'a b'"},
+		{`it's`, `'it\'s'`},
+		{`back\slash`, `'back\\slash'`},
+	}
+	for _, tt := range tests {
+		if got := quoteConnValue(tt.in); got != tt.want {
+			t.Errorf("quoteConnValue(%q) = %s, want %s", tt.in, got, tt.want)
+		}
+	}
+}

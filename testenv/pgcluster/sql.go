@@ -14,7 +14,7 @@ import (
 // its unix socket as user, on the postgres database. It carries no password
 // (the clusters trust local connections).
 func (c *Cluster) ConnString(user string) string {
-	return fmt.Sprintf("host=%s port=%d user=%s dbname=postgres", c.SocketDir, c.Port, user)
+	return fmt.Sprintf("host=%s port=%d user=%s dbname=postgres", quoteConnValue(c.SocketDir), c.Port, quoteConnValue(user))
 }
 
 // TCPConnString is a libpq connection string that reaches this cluster over
@@ -22,12 +22,22 @@ func (c *Cluster) ConnString(user string) string {
 // database: the form another host (a lab namespace) would use.
 func (c *Cluster) TCPConnString(user string) string {
 	host, _, _ := strings.Cut(c.ListenAddresses, ",")
-	return fmt.Sprintf("host=%s port=%d user=%s dbname=postgres", strings.TrimSpace(host), c.Port, user)
+	return fmt.Sprintf("host=%s port=%d user=%s dbname=postgres", quoteConnValue(strings.TrimSpace(host)), c.Port, quoteConnValue(user))
+}
+
+// quoteConnValue quotes a libpq keyword value when it is empty or holds a
+// space, a quote or a backslash, which would otherwise end or bend it.
+func quoteConnValue(v string) string {
+	if v != "" && !strings.ContainsAny(v, " '\\\t\n") {
+		return v
+	}
+	return "'" + strings.NewReplacer(`\`, `\\`, `'`, `\'`).Replace(v) + "'"
 }
 
 // connect opens a connection to db as the superuser.
 func (c *Cluster) connect(ctx context.Context, db string) (*pgconn.PgConn, error) {
-	cfg, err := pgconn.ParseConfig(fmt.Sprintf("host=%s port=%d user=%s dbname=%s sslmode=disable", c.SocketDir, c.Port, Superuser, db))
+	cfg, err := pgconn.ParseConfig(fmt.Sprintf("host=%s port=%d user=%s dbname=%s sslmode=disable",
+		quoteConnValue(c.SocketDir), c.Port, Superuser, quoteConnValue(db)))
 	if err != nil {
 		return nil, fmt.Errorf("connection settings for %s: %w", c.Name, err)
 	}
