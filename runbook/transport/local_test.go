@@ -90,10 +90,7 @@ func runExecCases(t *testing.T, conn Conn) {
 func testLiveLines(t *testing.T, conn Conn) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	dir := t.TempDir()
-	if err := os.Chmod(dir, 0o777); err != nil {
-		t.Fatal(err)
-	}
+	dir := sharedTempDir(t, 0o777)
 	gate := filepath.Join(dir, "gate")
 	var mu sync.Mutex
 	var outLines, errLines []string
@@ -259,8 +256,25 @@ func testDial(t *testing.T, conn Conn) {
 	}
 }
 
+// sharedTempDir returns a new temporary directory with mode perm that
+// other users (the SSH login user, postgres) can reach: t.TempDir makes it
+// and its parent 0700.
+func sharedTempDir(t testing.TB, perm os.FileMode) string {
+	t.Helper()
+	dir := t.TempDir()
+	for _, d := range []string{filepath.Dir(dir), dir} {
+		if err := os.Chmod(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.Chmod(dir, perm); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
 // requireRoot skips tests that need root (sudo to postgres, sshd).
-func requireRoot(t *testing.T) {
+func requireRoot(t testing.TB) {
 	t.Helper()
 	if os.Geteuid() != 0 {
 		t.Skip("needs root: runs commands as postgres with sudo")
@@ -282,3 +296,19 @@ func TestLocalCancelKills(t *testing.T) {
 func TestLocalUploadAtomic(t *testing.T) { testUploadAtomic(t, NewLocal(), t.TempDir()) }
 
 func TestLocalDial(t *testing.T) { testDial(t, NewLocal()) }
+
+// failingReader yields zeros, then fails.
+type failingReader struct {
+	after int
+	read  int
+}
+
+func (f *failingReader) Read(p []byte) (int, error) {
+	if f.read >= f.after {
+		return 0, errors.New("disk on fire")
+	}
+	n := min(len(p), f.after-f.read)
+	clear(p[:n])
+	f.read += n
+	return n, nil
+}

@@ -112,7 +112,32 @@ func (c *sshConn) acquire(ctx context.Context) error {
 // waits for the server's answer with no deadline, so on a peer that stopped
 // answering it would hang. Past the timeout the connection is closed, which
 // also fails every other call waiting on it.
+//
+// A refused open is retried for a while: sshd frees a closed session's slot
+// only after it has processed the packets that arrived with the close, so
+// an open right behind a close can meet "no more sessions" (MaxSessions)
+// even though the client stays below it.
 func (c *sshConn) newSession(ctx context.Context) (*ssh.Session, error) {
+	deadline := time.Now().Add(c.cfg.ConnectTimeout)
+	backoff := 10 * time.Millisecond
+	for {
+		s, err := c.openSession(ctx, time.Until(deadline))
+		var refused *ssh.OpenChannelError
+		if err == nil || !errors.As(err, &refused) || time.Now().Add(backoff).After(deadline) {
+			return s, err
+		}
+		select {
+		case <-time.After(backoff):
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+		backoff = min(2*backoff, 200*time.Millisecond)
+	}
+}
+
+// openSession makes one attempt at opening a session, closing the
+// connection if the server gives no answer within timeout.
+func (c *sshConn) openSession(ctx context.Context, timeout time.Duration) (*ssh.Session, error) {
 	if err := c.lostErr(); err != nil {
 		return nil, err
 	}
@@ -125,7 +150,7 @@ func (c *sshConn) newSession(ctx context.Context) (*ssh.Session, error) {
 		s, err := c.client.NewSession()
 		ch <- opened{s, err}
 	}()
-	timer := time.NewTimer(c.cfg.ConnectTimeout)
+	timer := time.NewTimer(timeout)
 	defer timer.Stop()
 	select {
 	case o := <-ch:
