@@ -21,87 +21,129 @@ const (
 // With randAccess the prev-link must only point backwards; otherwise it
 // must equal prevStart.
 func (r *Reader) readRecord(ctx context.Context, ptr lsn.LSN, randAccess bool, prevStart lsn.LSN) (*Record, error) {
-	ps := uint64(r.cfg.PageSize)
-restart:
-	off := uint32(uint64(ptr) % ps)
+	for {
+		rec, restart, err := r.tryReadRecord(ctx, ptr, randAccess, prevStart)
+		if err != nil || restart == 0 {
+			return rec, err
+		}
+		// The record was never finished: a crash cut it off and the
+		// server wrote an XLOG_OVERWRITE_CONTRECORD at the start of the
+		// page where its rest should have been. Read that instead.
+		ptr = restart
+	}
+}
+
+// tryReadRecord reads one record at ptr. It returns a non-zero restart
+// position instead of a record when the record turns out to be
+// overwritten.
+func (r *Reader) tryReadRecord(ctx context.Context, ptr lsn.LSN, randAccess bool, prevStart lsn.LSN) (*Record, lsn.LSN, error) {
+	off := uint32(uint64(ptr) % uint64(r.cfg.PageSize))
 	pageAddr := ptr - lsn.LSN(off)
 	page, hdr, err := r.readPage(ctx, pageAddr)
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	hs := hdr.size()
 	if off == 0 {
 		ptr += lsn.LSN(hs)
 		off = hs
 	} else if off < hs {
-		return nil, fmt.Errorf("invalid record offset at %s: expected at least %d, got %d", ptr, hs, off)
+		return nil, 0, fmt.Errorf("invalid record offset at %s: expected at least %d, got %d", ptr, hs, off)
 	}
 	if hdr.info&pageFirstIsContRecord != 0 && off == hs {
-		return nil, fmt.Errorf("contrecord is requested by %s", ptr)
+		return nil, 0, fmt.Errorf("contrecord is requested by %s", ptr)
 	}
+	a := &assembly{ptr: ptr, randAccess: randAccess, prevStart: prevStart}
 	avail := r.cfg.PageSize - off
-	totLen := binary.LittleEndian.Uint32(page[off:])
-	var h header
-	gotHeader := false
+	a.totLen = binary.LittleEndian.Uint32(page[off:])
 	if avail >= recordHeaderSize {
-		h = decodeHeader(page[off:])
-		if err := r.checkHeader(h, ptr, randAccess, prevStart); err != nil {
-			return nil, err
+		if err := a.header(r, page[off:]); err != nil {
+			return nil, 0, err
 		}
-		gotHeader = true
-	} else if totLen < recordHeaderSize {
-		return nil, invalidLength(ptr, totLen)
+	} else if a.totLen < recordHeaderSize {
+		return nil, 0, invalidLength(ptr, a.totLen)
 	}
-	if totLen > maxRecordLen {
-		return nil, fmt.Errorf("record length %d at %s too long", totLen, ptr)
+	if a.totLen > maxRecordLen {
+		return nil, 0, fmt.Errorf("record length %d at %s too long", a.totLen, ptr)
 	}
 	// Grow the buffer with the data actually read, so that a corrupt
 	// length cannot make us allocate before the page headers disagree.
-	take := min(avail, totLen)
-	buf := make([]byte, 0, take)
-	buf = append(buf, page[off:off+take]...)
-	var end lsn.LSN
-	if take == totLen {
-		end = ptr + lsn.LSN(maxAlign(uint64(totLen)))
-	} else {
-		pagePtr := pageAddr
-		for uint32(len(buf)) < totLen {
-			pagePtr += lsn.LSN(ps)
-			page, hdr, err = r.readPage(ctx, pagePtr)
-			if err != nil {
-				return nil, err
-			}
-			if hdr.info&pageFirstIsOverwriteContRecord != 0 {
-				// The record was never finished: a crash cut it off
-				// and the server wrote an XLOG_OVERWRITE_CONTRECORD
-				// at the start of this page. Read that instead.
-				ptr = pagePtr
-				goto restart
-			}
-			if hdr.info&pageFirstIsContRecord == 0 {
-				return nil, fmt.Errorf("there is no contrecord flag at %s", pagePtr)
-			}
-			got := uint32(len(buf))
-			if hdr.remLen == 0 || totLen != hdr.remLen+got {
-				return nil, fmt.Errorf("invalid contrecord length %d (expected %d) at %s", hdr.remLen, totLen-got, pagePtr)
-			}
-			phs := hdr.size()
-			n := min(r.cfg.PageSize-phs, totLen-got)
-			buf = append(buf, page[phs:phs+n]...)
-			if !gotHeader && len(buf) >= recordHeaderSize {
-				h = decodeHeader(buf)
-				if err := r.checkHeader(h, ptr, randAccess, prevStart); err != nil {
-					return nil, err
-				}
-				gotHeader = true
-			}
-			end = pagePtr + lsn.LSN(phs) + lsn.LSN(maxAlign(uint64(hdr.remLen)))
+	take := min(avail, a.totLen)
+	a.buf = append(make([]byte, 0, take), page[off:off+take]...)
+	end := ptr + lsn.LSN(maxAlign(uint64(a.totLen)))
+	if take < a.totLen {
+		var restart lsn.LSN
+		end, restart, err = r.gather(ctx, a, pageAddr)
+		if err != nil || restart != 0 {
+			return nil, restart, err
 		}
 	}
-	if recordCRC(buf) != h.crc {
-		return nil, fmt.Errorf("incorrect resource manager data checksum in record at %s", ptr)
+	rec, err := r.finish(a, end)
+	return rec, 0, err
+}
+
+// assembly is a record being put together from pages.
+type assembly struct {
+	ptr        lsn.LSN
+	randAccess bool
+	prevStart  lsn.LSN
+	totLen     uint32
+	buf        []byte
+	hdr        header
+	gotHeader  bool
+}
+
+// header decodes and checks the record header from b.
+func (a *assembly) header(r *Reader, b []byte) error {
+	a.hdr = decodeHeader(b)
+	if err := r.checkHeader(a.hdr, a.ptr, a.randAccess, a.prevStart); err != nil {
+		return err
 	}
-	rec, err := DecodeRecord(buf, ptr, r.cfg.Layout, r.cfg.BlockSize)
+	a.gotHeader = true
+	return nil
+}
+
+// gather appends the continuation pages of a record that began on the page
+// at pageAddr, checking each page's continuation flag and xlp_rem_len. It
+// returns where the next record starts, or a restart position when the
+// record was overwritten.
+func (r *Reader) gather(ctx context.Context, a *assembly, pageAddr lsn.LSN) (end, restart lsn.LSN, err error) {
+	pagePtr := pageAddr
+	for uint32(len(a.buf)) < a.totLen {
+		pagePtr += lsn.LSN(r.cfg.PageSize)
+		page, hdr, err := r.readPage(ctx, pagePtr)
+		if err != nil {
+			return 0, 0, err
+		}
+		if hdr.info&pageFirstIsOverwriteContRecord != 0 {
+			return 0, pagePtr, nil
+		}
+		if hdr.info&pageFirstIsContRecord == 0 {
+			return 0, 0, fmt.Errorf("there is no contrecord flag at %s", pagePtr)
+		}
+		got := uint32(len(a.buf))
+		if hdr.remLen == 0 || a.totLen != hdr.remLen+got {
+			return 0, 0, fmt.Errorf("invalid contrecord length %d (expected %d) at %s", hdr.remLen, a.totLen-got, pagePtr)
+		}
+		phs := hdr.size()
+		n := min(r.cfg.PageSize-phs, a.totLen-got)
+		a.buf = append(a.buf, page[phs:phs+n]...)
+		if !a.gotHeader && len(a.buf) >= recordHeaderSize {
+			if err := a.header(r, a.buf); err != nil {
+				return 0, 0, err
+			}
+		}
+		end = pagePtr + lsn.LSN(phs) + lsn.LSN(maxAlign(uint64(hdr.remLen)))
+	}
+	return end, 0, nil
+}
+
+// finish checks the CRC of an assembled record and decodes it.
+func (r *Reader) finish(a *assembly, end lsn.LSN) (*Record, error) {
+	if recordCRC(a.buf) != a.hdr.crc {
+		return nil, fmt.Errorf("incorrect resource manager data checksum in record at %s", a.ptr)
+	}
+	rec, err := DecodeRecord(a.buf, a.ptr, r.cfg.Layout, r.cfg.BlockSize)
 	if err != nil {
 		return nil, err
 	}
