@@ -60,4 +60,3 @@ func (r *run) readSourceControl(ctx context.Context) error {
 	r.srcCF, r.srcRaw = cf, b
 	return nil
 }
-
