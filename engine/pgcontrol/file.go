@@ -22,17 +22,18 @@ func Read(path string) (*ControlFile, error) {
 	return cf, nil
 }
 
-// Write overwrites the pg_control file at path with image, which must be
-// exactly 8192 bytes (see Marshal). Like PostgreSQL it writes in place
-// rather than through a temporary file: the server reads pg_control by
-// this exact name, and one 8192-byte write does not tear in practice. With
-// fsync it flushes the file and then its directory, so the new state
-// survives a crash.
+// Write overwrites the existing pg_control file at path with image, which
+// must be exactly 8192 bytes (see Marshal). Like PostgreSQL it writes in
+// place rather than through a temporary file: the server reads pg_control
+// by this exact name, and one 8192-byte write does not tear in practice. A
+// missing file is an error, not created, so that a wrong path cannot
+// scatter control files around. With fsync it flushes the file and then
+// its directory, so the new state survives a crash.
 func Write(path string, image []byte, fsync bool) error {
 	if len(image) != layout.FileSize {
 		return fmt.Errorf("write pg_control %s: image is %d bytes, want %d", path, len(image), layout.FileSize)
 	}
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE, 0o600)
+	f, err := os.OpenFile(path, os.O_WRONLY, 0)
 	if err != nil {
 		return fmt.Errorf("write pg_control %s: %w", path, err)
 	}

@@ -179,6 +179,12 @@ func TestWriteAndRead(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "pg_control")
 	img := sampleImage(t)
+	if err := Write(path, img, true); err == nil {
+		t.Fatal("Write created a missing pg_control")
+	}
+	if err := os.WriteFile(path, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
 	if err := Write(path, img, true); err != nil {
 		t.Fatal(err)
 	}
