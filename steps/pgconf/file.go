@@ -104,8 +104,8 @@ func (f *File) Set(key, value string) (changed bool, err error) {
 		l.valEnd = l.valStart + len(q)
 		changed = true
 	}
-	for i := len(idx) - 2; i >= 0; i-- {
-		f.remove(idx[i])
+	if len(idx) > 1 {
+		f.remove(idx[:len(idx)-1])
 		changed = true
 	}
 	return changed, nil
@@ -118,9 +118,7 @@ func (f *File) Unset(key string) (changed bool, err error) {
 		return false, err
 	}
 	idx := f.active(key)
-	for i := len(idx) - 1; i >= 0; i-- {
-		f.remove(idx[i])
-	}
+	f.remove(idx)
 	return len(idx) > 0, nil
 }
 
@@ -183,12 +181,25 @@ func (f *File) append(text string) {
 	f.lines = append(f.lines, l, line{})
 }
 
-// remove deletes line i with its newline. The last element has no newline
-// of its own, so it is emptied instead, which keeps the file terminated.
-func (f *File) remove(i int) {
-	if i == len(f.lines)-1 {
-		f.lines[i] = line{}
+// remove deletes the lines at the ascending indexes idx, with their
+// newlines, in one pass. The last element has no newline of its own, so it
+// is emptied instead, which keeps the file terminated.
+func (f *File) remove(idx []int) {
+	if len(idx) == 0 {
 		return
 	}
-	f.lines = append(f.lines[:i], f.lines[i+1:]...)
+	last := len(f.lines) - 1
+	kept := f.lines[:0]
+	next := 0
+	for i, l := range f.lines {
+		if next < len(idx) && idx[next] == i {
+			next++
+			if i == last {
+				kept = append(kept, line{})
+			}
+			continue
+		}
+		kept = append(kept, l)
+	}
+	f.lines = kept
 }
