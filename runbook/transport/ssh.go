@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"os/user"
 	"path/filepath"
 	"sync"
 	"sync/atomic"
@@ -36,7 +37,7 @@ type SSHConfig struct {
 	// host's key is looked up by in known_hosts (non-22 ports are recorded
 	// there as [host]:port).
 	Addr string
-	// User is the login user.
+	// User is the login user; empty means the local user running us.
 	User string
 	// KeyFiles are private key files to offer; with UseAgent, the agent's
 	// keys are offered too. Passphrase-protected key files are refused: load
@@ -75,6 +76,11 @@ func (c SSHConfig) withDefaults(parent *SSHConfig) SSHConfig {
 		}
 		if c.ConnectTimeout == 0 {
 			c.ConnectTimeout = parent.ConnectTimeout
+		}
+	}
+	if c.User == "" {
+		if u, err := user.Current(); err == nil {
+			c.User = u.Username
 		}
 	}
 	if _, _, err := net.SplitHostPort(c.Addr); err != nil {

@@ -358,3 +358,63 @@ func runCmd(name string, args ...string) (string, error) {
 
 // itoa formats a pid.
 func itoa(i int) string { return strconv.Itoa(i) }
+
+func TestSSHAgent(t *testing.T) {
+	s := startSSHD(t, sshdOptions{})
+	dir := t.TempDir()
+	sock := dir + "/agent.sock"
+	agent := exec.Command("ssh-agent", "-D", "-a", sock)
+	if err := agent.Start(); err != nil {
+		t.Skipf("ssh-agent unavailable: %v", err)
+	}
+	t.Cleanup(func() { agent.Process.Kill(); agent.Wait() })
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		if _, err := os.Stat(sock); err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("ssh-agent socket did not appear")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	add := exec.Command("ssh-add", s.clientKey)
+	add.Env = append(os.Environ(), "SSH_AUTH_SOCK="+sock)
+	if out, err := add.CombinedOutput(); err != nil {
+		t.Fatalf("ssh-add: %v: %s", err, out)
+	}
+	t.Setenv("SSH_AUTH_SOCK", sock)
+	cfg := s.config()
+	cfg.KeyFiles = nil
+	cfg.UseAgent = true
+	conn := dialTest(t, cfg)
+	res, err := conn.Exec(context.Background(), Command{Argv: []string{"id", "-un"}})
+	if err != nil || res.Stdout != testUser+"\n" {
+		t.Fatalf("Exec with agent auth: %+v, %v", res, err)
+	}
+	// The agent socket is closed once authenticated: the agent sees no
+	// client left.
+	if n := countSocketPeers(t, sock); n != 0 {
+		t.Errorf("%d connections to the agent still open after the handshake", n)
+	}
+}
+
+// countSocketPeers counts established connections to the unix socket at
+// path, from /proc/net/unix: the listening socket itself is not counted.
+func countSocketPeers(t *testing.T, path string) int {
+	t.Helper()
+	b, err := os.ReadFile("/proc/net/unix")
+	if err != nil {
+		t.Skip("no /proc/net/unix")
+	}
+	n := 0
+	for _, line := range strings.Split(string(b), "\n") {
+		f := strings.Fields(line)
+		// Num RefCount Protocol Flags Type St Inode Path; St 03 is
+		// connected, 01 unconnected (listening).
+		if len(f) == 8 && f[7] == path && f[5] == "03" {
+			n++
+		}
+	}
+	return n
+}

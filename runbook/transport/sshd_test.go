@@ -290,6 +290,10 @@ type testWriter struct {
 
 func (w *testWriter) Write(p []byte) (int, error) {
 	for _, l := range strings.Split(strings.TrimRight(string(p), "\n"), "\n") {
+		if strings.Contains(l, "kex_exchange_identification") {
+			// The readiness probe connects and hangs up without a word.
+			continue
+		}
 		w.t.Log(w.prefix + l)
 	}
 	return len(p), nil
