@@ -5,7 +5,6 @@ import (
 	"crypto/rand"
 	"encoding/pem"
 	"fmt"
-	"os"
 	"strings"
 
 	"golang.org/x/crypto/ssh"
@@ -36,19 +35,6 @@ func writeKeyPair(path, comment string) (ssh.PublicKey, error) {
 		return nil, err
 	}
 	return sshPub, nil
-}
-
-// readPublicKey reads a public key file written by writeKeyPair.
-func readPublicKey(path string) (ssh.PublicKey, error) {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("read public key %s: %w", path, err)
-	}
-	pub, _, _, _, err := ssh.ParseAuthorizedKey(b)
-	if err != nil {
-		return nil, fmt.Errorf("parse public key %s: %w", path, err)
-	}
-	return pub, nil
 }
 
 // knownHostsLine is the known_hosts entry of a host key at addr:port.

@@ -424,3 +424,25 @@ func TestLabReattachAndFailures(t *testing.T) {
 		t.Errorf("Exec ip addr on pg2: %q, %v", out, err)
 	}
 }
+
+// An Up that fails half way (here: sshd does not start) leaves nothing
+// behind.
+func TestLabFailedUpLeavesNothing(t *testing.T) {
+	skipUnlessRoot(t)
+	saved := sshdBinary
+	sshdBinary = "/bin/false"
+	t.Cleanup(func() { sshdBinary = saved })
+	name := fmt.Sprintf("tfail%d", os.Getpid()%10000)
+	dir := filepath.Join(t.TempDir(), "state")
+	lab, err := Up(context.Background(), Spec{Name: name, Hosts: 2, Bastion: true, StateDir: dir})
+	if err == nil {
+		lab.Down(context.Background())
+		t.Fatal("Up succeeded without sshd")
+	}
+	if !strings.Contains(err.Error(), "start sshd") {
+		t.Errorf("Up error = %v, want it to name the sshd start", err)
+	}
+	if tr := labTraces(t, name, dir); len(tr) > 0 {
+		t.Errorf("after a failed Up: %v", tr)
+	}
+}

@@ -12,8 +12,9 @@ import (
 	"time"
 )
 
-// sshdBinary is OpenSSH's server.
-const sshdBinary = "/usr/sbin/sshd"
+// sshdBinary is OpenSSH's server; a variable so that a test can make
+// sshd fail to start.
+var sshdBinary = "/usr/sbin/sshd"
 
 // writeSSHDConfig writes h's sshd_config. Key logins only; no PAM, so that
 // nothing outside the lab (pam_systemd, motd, lastlog) slows a login;
