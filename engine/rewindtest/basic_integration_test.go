@@ -1,6 +1,7 @@
 package rewindtest
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/pgrunbook/pgrunbook/testenv/pgcluster"
@@ -91,7 +92,14 @@ func localPreChecks(s *Scenario) {
 		"source data directory must be shut down cleanly", append(base, "--no-ensure-shutdown")...)
 
 	s.must(s.Standby.Stop(s.Ctx, pgcluster.StopFast))
+	before, err := SnapshotTree(s.Primary.DataDir)
+	s.must(err)
 	s.RewindOK("rewind --dry-run", append(base, "--dry-run")...)
+	after, err := SnapshotTree(s.Primary.DataDir)
+	s.must(err)
+	if diff := before.Diff(after); len(diff) > 0 {
+		s.T.Fatalf("--dry-run changed the target:\n%s", strings.Join(diff, "\n"))
+	}
 
 	s.must(s.Standby.Start(s.Ctx))
 	s.must(s.Primary.Start(s.Ctx))

@@ -85,3 +85,48 @@ func TestCheckModes(t *testing.T) {
 		t.Fatalf("CheckModes = %q, want only sub/loose reported", bad)
 	}
 }
+
+func TestSnapshotTreeDiff(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, content string) {
+		t.Helper()
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("same", "x")
+	write("grows", "x")
+	write("goes", "x")
+	before, err := SnapshotTree(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	write("grows", "xx")
+	write("comes", "x")
+	if err := os.Remove(filepath.Join(dir, "goes")); err != nil {
+		t.Fatal(err)
+	}
+	after, err := SnapshotTree(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	diff := before.Diff(after)
+	want := []string{"added comes", "changed grows", "changed .", "removed goes"}
+	if len(diff) != len(want) {
+		t.Fatalf("Diff = %q, want entries for %q", diff, want)
+	}
+	for _, w := range want {
+		found := false
+		for _, d := range diff {
+			if strings.HasPrefix(d, w) {
+				found = true
+			}
+		}
+		if !found {
+			t.Errorf("Diff = %q, lacks %q", diff, w)
+		}
+	}
+	if d := after.Diff(after); len(d) != 0 {
+		t.Errorf("a tree differs from itself: %q", d)
+	}
+}
