@@ -27,6 +27,10 @@ const (
 	VarUseAgent       = "use_agent"       // offer ssh-agent's keys too
 	VarKeepalive      = "keepalive_interval"
 	VarKeepaliveMax   = "keepalive_max"
+	// VarConnection is "ssh" (the default) or "local": run the host's steps
+	// on this machine through transport.NewLocal, for tests and for a run
+	// on the database host itself.
+	VarConnection = "connection"
 )
 
 // SSHConfigFor maps host h's variables to the SSH settings of its
@@ -39,7 +43,7 @@ func SSHConfigFor(inv *Inventory, h *Host, vars map[string]any) (transport.SSHCo
 }
 
 func sshConfigFor(inv *Inventory, h *Host, vars map[string]any, chain []string) (transport.SSHConfig, error) {
-	var cfg transport.SSHConfig
+	cfg := transport.SSHConfig{Name: h.Name}
 	bad := func(name string, err error) (transport.SSHConfig, error) {
 		return transport.SSHConfig{}, fmt.Errorf("host %s: variable %q: %w", h.Name, name, err)
 	}
@@ -112,6 +116,7 @@ func bastionConfig(inv *Inventory, bastion string, behind transport.SSHConfig, c
 		return transport.SSHConfig{}, fmt.Errorf("%q is neither an inventory host nor user@addr:port", bastion)
 	}
 	hop := behind
+	hop.Name = ""
 	hop.Addr = net.JoinHostPort(host, port)
 	hop.User = login
 	hop.Bastion = nil

@@ -1,6 +1,7 @@
 package runbook
 
 import (
+	"context"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -34,7 +35,7 @@ func TestSSHConfigFor(t *testing.T) {
 	}{
 		{
 			name: "defaults", host: "pg1", vars: map[string]any{},
-			want: transport.SSHConfig{Addr: "pg1:22", User: login, KnownHosts: defaultKnown},
+			want: transport.SSHConfig{Name: "pg1", Addr: "pg1:22", User: login, KnownHosts: defaultKnown},
 		},
 		{
 			name: "everything set",
@@ -42,7 +43,7 @@ func TestSSHConfigFor(t *testing.T) {
 			vars: map[string]any{"address": "10.77.0.11", "port": 2222, "user": "pgrb",
 				"ssh_key": []any{"~/.ssh/id_ed25519", "/k2"}, "known_hosts": "/lab/known_hosts",
 				"connect_timeout": "3s", "use_agent": true, "keepalive_interval": 2, "keepalive_max": "4"},
-			want: transport.SSHConfig{Addr: "10.77.0.11:2222", User: "pgrb",
+			want: transport.SSHConfig{Name: "pg1", Addr: "10.77.0.11:2222", User: "pgrb",
 				KeyFiles: []string{filepath.Join(home, ".ssh/id_ed25519"), "/k2"}, UseAgent: true,
 				KnownHosts: []string{"/lab/known_hosts"}, ConnectTimeout: 3 * time.Second,
 				KeepaliveInterval: 2 * time.Second, KeepaliveMax: 4},
@@ -50,33 +51,33 @@ func TestSSHConfigFor(t *testing.T) {
 		{
 			name: "ipv6 address and port as a string",
 			host: "pg1", vars: map[string]any{"address": "fd00::1", "port": "2200", "user": "u", "known_hosts": "/kh"},
-			want: transport.SSHConfig{Addr: "[fd00::1]:2200", User: "u", KnownHosts: []string{"/kh"}},
+			want: transport.SSHConfig{Name: "pg1", Addr: "[fd00::1]:2200", User: "u", KnownHosts: []string{"/kh"}},
 		},
 		{
 			name: "bastion from the inventory, with its own variables",
 			host: "pg1", vars: map[string]any{"address": "10.77.9.11", "user": "pgrb", "bastion": "bastion", "known_hosts": "/kh"},
-			want: transport.SSHConfig{Addr: "10.77.9.11:22", User: "pgrb", KnownHosts: []string{"/kh"},
-				Bastion: &transport.SSHConfig{Addr: "10.77.1.1:22", User: "jump", KeyFiles: []string{"/keys/jump"},
+			want: transport.SSHConfig{Name: "pg1", Addr: "10.77.9.11:22", User: "pgrb", KnownHosts: []string{"/kh"},
+				Bastion: &transport.SSHConfig{Name: "bastion", Addr: "10.77.1.1:22", User: "jump", KeyFiles: []string{"/keys/jump"},
 					KnownHosts: []string{"/kh"}}},
 		},
 		{
 			name: "bastions chain",
 			host: "pg1", vars: map[string]any{"user": "u", "bastion": "outer", "known_hosts": "/kh"},
-			want: transport.SSHConfig{Addr: "pg1:22", User: "u", KnownHosts: []string{"/kh"},
-				Bastion: &transport.SSHConfig{Addr: "10.77.2.1:22", User: login, KnownHosts: []string{"/kh"},
-					Bastion: &transport.SSHConfig{Addr: "10.77.1.1:22", User: "jump", KeyFiles: []string{"/keys/jump"},
+			want: transport.SSHConfig{Name: "pg1", Addr: "pg1:22", User: "u", KnownHosts: []string{"/kh"},
+				Bastion: &transport.SSHConfig{Name: "outer", Addr: "10.77.2.1:22", User: login, KnownHosts: []string{"/kh"},
+					Bastion: &transport.SSHConfig{Name: "bastion", Addr: "10.77.1.1:22", User: "jump", KeyFiles: []string{"/keys/jump"},
 						KnownHosts: []string{"/kh"}}}},
 		},
 		{
 			name: "bastion as user@addr:port inherits keys and known_hosts",
 			host: "pg1", vars: map[string]any{"user": "u", "ssh_key": "/k", "known_hosts": "/kh", "bastion": "jump@10.77.3.1:2022"},
-			want: transport.SSHConfig{Addr: "pg1:22", User: "u", KeyFiles: []string{"/k"}, KnownHosts: []string{"/kh"},
+			want: transport.SSHConfig{Name: "pg1", Addr: "pg1:22", User: "u", KeyFiles: []string{"/k"}, KnownHosts: []string{"/kh"},
 				Bastion: &transport.SSHConfig{Addr: "10.77.3.1:2022", User: "jump", KeyFiles: []string{"/k"}, KnownHosts: []string{"/kh"}}},
 		},
 		{
 			name: "bastion address alone",
 			host: "pg1", vars: map[string]any{"user": "u", "known_hosts": "/kh", "bastion": "10.77.3.1"},
-			want: transport.SSHConfig{Addr: "pg1:22", User: "u", KnownHosts: []string{"/kh"},
+			want: transport.SSHConfig{Name: "pg1", Addr: "pg1:22", User: "u", KnownHosts: []string{"/kh"},
 				Bastion: &transport.SSHConfig{Addr: "10.77.3.1:22", User: "u", KnownHosts: []string{"/kh"}}},
 		},
 		{name: "bad port", host: "pg1", vars: map[string]any{"port": "ssh"}, err: `host pg1: variable "port": want an integer`},
@@ -121,4 +122,21 @@ func describeSSH(c transport.SSHConfig) string {
 		out += " via (" + describeSSH(*c.Bastion) + ")"
 	}
 	return out
+}
+
+func TestDefaultDial(t *testing.T) {
+	r := &execution{inv: &Inventory{Hosts: map[string]*Host{}}}
+	h := &Host{Name: "pg1"}
+	conn, err := r.dial(context.Background(), h, map[string]any{"connection": "local"})
+	if err != nil || reflect.TypeOf(conn) != reflect.TypeOf(transport.NewLocal()) {
+		t.Errorf("connection local: %T, %v; want the local transport", conn, err)
+	}
+	for vars, want := range map[*map[string]any]string{
+		{"connection": "telnet"}: `host pg1: variable "connection": "telnet" is neither ssh nor local`,
+		{"port": "x"}:            `host pg1: variable "port"`,
+	} {
+		if _, err := r.dial(context.Background(), h, *vars); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("dial %v: error %v, want %q", *vars, err, want)
+		}
+	}
 }

@@ -65,7 +65,7 @@ func newRun(opts RunOptions) (*execution, [][]*Host, error) {
 	}
 	connect := opts.Connect
 	if connect == nil {
-		connect = r.dialSSH
+		connect = r.dial
 	}
 	r.conns = newConnPool(connect, r.connVars)
 	return r, batches, nil
@@ -77,8 +77,20 @@ func (r *execution) connVars(h *Host) map[string]any {
 	return r.inv.HostVars(h, r.pb, r.opts.Extra)
 }
 
-// dialSSH is the default ConnectFunc.
-func (r *execution) dialSSH(ctx context.Context, h *Host, vars map[string]any) (transport.Conn, error) {
+// dial is the default ConnectFunc: SSH, or this machine for a host whose
+// connection variable says local.
+func (r *execution) dial(ctx context.Context, h *Host, vars map[string]any) (transport.Conn, error) {
+	kind, err := stringVar(vars, VarConnection, "ssh")
+	if err != nil {
+		return nil, fmt.Errorf("host %s: variable %q: %w", h.Name, VarConnection, err)
+	}
+	switch kind {
+	case "ssh":
+	case "local":
+		return transport.NewLocal(), nil
+	default:
+		return nil, fmt.Errorf("host %s: variable %q: %q is neither ssh nor local", h.Name, VarConnection, kind)
+	}
 	cfg, err := SSHConfigFor(r.inv, h, vars)
 	if err != nil {
 		return nil, err
