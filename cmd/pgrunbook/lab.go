@@ -110,11 +110,11 @@ func runLabUp(ctx context.Context, opts labUpOptions, w io.Writer) error {
 	}
 	lab, err := testenv.Up(ctx, testenv.Spec{Name: opts.Name, Hosts: opts.Hosts, Bastion: opts.Bastion, StateDir: opts.StateDir})
 	if err != nil {
-		return withCode(1, err)
+		return labFailed(ctx, err)
 	}
 	st, err := lab.Status(ctx)
 	if err != nil {
-		return withCode(1, err)
+		return labFailed(ctx, err)
 	}
 	printLabStatus(w, st)
 	fmt.Fprintf(w, "\nrun a playbook: pgrunbook run PLAYBOOK -i %s\nlog in by hand: ssh -F %s %s\n", st.Inventory, st.SSHConfig, lab.Hosts[0].Name)
@@ -128,16 +128,16 @@ func runLabDown(ctx context.Context, opts labOptions, w io.Writer) error {
 	lab, err := testenv.Open(ctx, opts.Name, opts.StateDir)
 	if errors.Is(err, testenv.ErrNoLab) {
 		if err := testenv.Purge(ctx, opts.Name); err != nil {
-			return withCode(1, err)
+			return labFailed(ctx, err)
 		}
 		fmt.Fprintf(w, "lab %s: no record of it; removed whatever of it was left\n", opts.Name)
 		return nil
 	}
 	if err != nil {
-		return withCode(1, err)
+		return labFailed(ctx, err)
 	}
 	if err := lab.Down(ctx); err != nil {
-		return withCode(1, err)
+		return labFailed(ctx, err)
 	}
 	fmt.Fprintf(w, "lab %s is down\n", lab.Name)
 	return nil
@@ -148,11 +148,11 @@ func runLabDown(ctx context.Context, opts labOptions, w io.Writer) error {
 func runLabStatus(ctx context.Context, opts labOptions, w io.Writer) error {
 	lab, err := testenv.Open(ctx, opts.Name, opts.StateDir)
 	if err != nil {
-		return withCode(1, err)
+		return labFailed(ctx, err)
 	}
 	st, err := lab.Status(ctx)
 	if err != nil {
-		return withCode(1, err)
+		return labFailed(ctx, err)
 	}
 	printLabStatus(w, st)
 	var down []string
@@ -165,6 +165,15 @@ func runLabStatus(ctx context.Context, opts labOptions, w io.Writer) error {
 		return withCode(1, fmt.Errorf("lab %s: hosts down: %s", st.Name, strings.Join(down, ", ")))
 	}
 	return nil
+}
+
+// labFailed marks err as a lab failure (exit 1), unless the command was
+// interrupted, which main reports as such (exit 130).
+func labFailed(ctx context.Context, err error) error {
+	if ctx.Err() != nil {
+		return err
+	}
+	return withCode(1, err)
 }
 
 func printLabStatus(w io.Writer, st testenv.Status) {
