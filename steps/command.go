@@ -37,9 +37,9 @@ type Command struct {
 func (c *Command) Validate() error {
 	switch {
 	case len(c.Argv) > 0 && c.Cmd != "":
-		return errors.New("command: argv and cmd are exclusive")
+		return errors.New("argv and cmd are exclusive")
 	case len(c.Argv) == 0 && strings.TrimSpace(c.Cmd) == "":
-		return errors.New("command: one of argv or cmd is required")
+		return errors.New("one of argv or cmd is required")
 	}
 	return nil
 }
@@ -56,7 +56,7 @@ func (c *Command) subject() string {
 // only reports that it would), streaming its output through t.Output.
 func (c *Command) Run(ctx context.Context, t *runbook.Target) (runbook.Outcome, error) {
 	if err := c.Validate(); err != nil {
-		return runbook.Outcome{}, err
+		return runbook.Outcome{}, fmt.Errorf("command: %w", err)
 	}
 	if skip, why, err := c.skip(ctx, t); err != nil {
 		return runbook.Outcome{}, err

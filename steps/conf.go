@@ -38,25 +38,25 @@ type Conf struct {
 // Validate checks the path and every setting name and value.
 func (c *Conf) Validate() error {
 	if c.Path == "" {
-		return errors.New("conf: path is required")
+		return errors.New("path is required")
 	}
 	if len(c.Set) == 0 && len(c.Unset) == 0 {
-		return fmt.Errorf("conf %s: nothing to set or unset", c.Path)
+		return fmt.Errorf("%s: nothing to set or unset", c.Path)
 	}
 	for k, v := range c.Set {
 		if !pgconf.ValidKey(k) {
-			return fmt.Errorf("conf %s: invalid setting name %q", c.Path, k)
+			return fmt.Errorf("%s: invalid setting name %q", c.Path, k)
 		}
 		if _, err := pgconf.FormatValue(v); err != nil {
-			return fmt.Errorf("conf %s: set %s: %w", c.Path, k, err)
+			return fmt.Errorf("%s: set %s: %w", c.Path, k, err)
 		}
 	}
 	for _, k := range c.Unset {
 		if !pgconf.ValidKey(k) {
-			return fmt.Errorf("conf %s: invalid setting name %q", c.Path, k)
+			return fmt.Errorf("%s: invalid setting name %q", c.Path, k)
 		}
 		if _, ok := c.Set[k]; ok {
-			return fmt.Errorf("conf %s: %s is both set and unset", c.Path, k)
+			return fmt.Errorf("%s: %s is both set and unset", c.Path, k)
 		}
 	}
 	return nil
@@ -66,7 +66,7 @@ func (c *Conf) Validate() error {
 // only when its text changed.
 func (c *Conf) Run(ctx context.Context, t *runbook.Target) (runbook.Outcome, error) {
 	if err := c.Validate(); err != nil {
-		return runbook.Outcome{}, err
+		return runbook.Outcome{}, fmt.Errorf("conf: %w", err)
 	}
 	before, exists, err := readFile(ctx, t, c.Path)
 	if err != nil {

@@ -43,7 +43,7 @@ type Copy struct {
 // Validate checks that src and dest are given.
 func (c *Copy) Validate() error {
 	if c.Src == "" || c.Dest == "" {
-		return errors.New("copy: src and dest are required")
+		return errors.New("src and dest are required")
 	}
 	return nil
 }
@@ -52,7 +52,7 @@ func (c *Copy) Validate() error {
 // installs src or fixes the attributes when they differ.
 func (c *Copy) Run(ctx context.Context, t *runbook.Target) (runbook.Outcome, error) {
 	if err := c.Validate(); err != nil {
-		return runbook.Outcome{}, err
+		return runbook.Outcome{}, fmt.Errorf("copy: %w", err)
 	}
 	content, err := os.ReadFile(c.Src)
 	if err != nil {

@@ -27,5 +27,6 @@
 //
 // Each kind's parameter struct is its Action; its yaml tags are the keys the
 // playbook may use, and Validate checks required fields and exclusive
-// choices before anything runs.
+// choices before anything runs. Validate's errors leave out the kind's
+// name, which the parser (and Run) put in front of them.
 package steps

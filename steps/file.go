@@ -34,15 +34,15 @@ type File struct {
 // Validate checks the path and the state.
 func (f *File) Validate() error {
 	if f.Path == "" {
-		return errors.New("file: path is required")
+		return errors.New("path is required")
 	}
 	switch f.State {
 	case "", "present", "directory", "absent":
 	default:
-		return fmt.Errorf("file %s: state %q: want present, directory or absent", f.Path, f.State)
+		return fmt.Errorf("%s: state %q: want present, directory or absent", f.Path, f.State)
 	}
 	if f.State == "absent" && (f.Mode != nil || f.Owner != "" || f.Group != "") {
-		return fmt.Errorf("file %s: mode, owner and group make no sense with state absent", f.Path)
+		return fmt.Errorf("%s: mode, owner and group make no sense with state absent", f.Path)
 	}
 	return nil
 }
@@ -50,7 +50,7 @@ func (f *File) Validate() error {
 // Run inspects the path and brings it to the wanted state.
 func (f *File) Run(ctx context.Context, t *runbook.Target) (runbook.Outcome, error) {
 	if err := f.Validate(); err != nil {
-		return runbook.Outcome{}, err
+		return runbook.Outcome{}, fmt.Errorf("file: %w", err)
 	}
 	fi, err := statPath(ctx, t, f.Path, f.State != "absent")
 	if err != nil {

@@ -28,9 +28,9 @@ type Rename struct {
 func (r *Rename) Validate() error {
 	switch {
 	case r.Src == "" || r.Dest == "":
-		return errors.New("rename: src and dest are required")
+		return errors.New("src and dest are required")
 	case r.Src == r.Dest:
-		return fmt.Errorf("rename %s: src and dest are the same", r.Src)
+		return fmt.Errorf("%s: src and dest are the same", r.Src)
 	}
 	return nil
 }
@@ -38,7 +38,7 @@ func (r *Rename) Validate() error {
 // Run inspects both paths and renames when src exists.
 func (r *Rename) Run(ctx context.Context, t *runbook.Target) (runbook.Outcome, error) {
 	if err := r.Validate(); err != nil {
-		return runbook.Outcome{}, err
+		return runbook.Outcome{}, fmt.Errorf("rename: %w", err)
 	}
 	src, err := statPath(ctx, t, r.Src, false)
 	if err != nil {

@@ -40,9 +40,9 @@ type SQL struct {
 func (s *SQL) Validate() error {
 	switch {
 	case s.Conninfo == "":
-		return errors.New("sql: conninfo is required")
+		return errors.New("conninfo is required")
 	case strings.TrimSpace(s.Query) == "":
-		return fmt.Errorf("sql %s: query is required", redactConninfo(s.Conninfo))
+		return fmt.Errorf("%s: query is required", redactConninfo(s.Conninfo))
 	}
 	return nil
 }
@@ -52,7 +52,7 @@ func (s *SQL) Validate() error {
 // else is only reported.
 func (s *SQL) Run(ctx context.Context, t *runbook.Target) (runbook.Outcome, error) {
 	if err := s.Validate(); err != nil {
-		return runbook.Outcome{}, err
+		return runbook.Outcome{}, fmt.Errorf("sql: %w", err)
 	}
 	subject := redactConninfo(s.Conninfo)
 	readOnly := isReadOnly(s.Query)

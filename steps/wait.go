@@ -37,13 +37,13 @@ type Wait struct {
 func (w *Wait) Validate() error {
 	switch {
 	case w.Command != "" && w.Port != 0:
-		return errors.New("wait: command and port are exclusive")
+		return errors.New("command and port are exclusive")
 	case w.Command == "" && w.Port == 0:
-		return errors.New("wait: one of command or port is required")
+		return errors.New("one of command or port is required")
 	case w.Port < 0 || w.Port > 65535:
-		return fmt.Errorf("wait: port %d out of range", w.Port)
+		return fmt.Errorf("port %d out of range", w.Port)
 	case w.Host != "" && w.Port == 0:
-		return errors.New("wait: host goes with port")
+		return errors.New("host goes with port")
 	}
 	return nil
 }
@@ -69,7 +69,7 @@ func (w *Wait) addr() string {
 // the steps before it really ran.
 func (w *Wait) Run(ctx context.Context, t *runbook.Target) (runbook.Outcome, error) {
 	if err := w.Validate(); err != nil {
-		return runbook.Outcome{}, err
+		return runbook.Outcome{}, fmt.Errorf("wait: %w", err)
 	}
 	timeout, interval := time.Duration(w.Timeout), time.Duration(w.Interval)
 	if timeout <= 0 {
