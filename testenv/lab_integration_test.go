@@ -234,8 +234,8 @@ func TestLabBastion(t *testing.T) {
 }
 
 // labTraces lists what of the lab called name exists on the machine:
-// namespaces, root links, live processes that mention its state dir, slot
-// records.
+// namespaces, root links, live processes that mention its state dir, its
+// lock file (tests' labs are ephemeral), slot records.
 func labTraces(t *testing.T, name, stateDir string) []string {
 	t.Helper()
 	var traces []string
@@ -259,6 +259,9 @@ func labTraces(t *testing.T, name, stateDir string) []string {
 		if bytes.Contains(cmd, []byte(stateDir+"/")) {
 			traces = append(traces, fmt.Sprintf("process %d: %s", pid, bytes.ReplaceAll(cmd, []byte{0}, []byte{' '})))
 		}
+	}
+	if _, err := os.Stat(labLockPath(name)); err == nil {
+		traces = append(traces, labLockPath(name))
 	}
 	recs, err := readSlots()
 	if err != nil {
@@ -434,7 +437,7 @@ func TestLabFailedUpLeavesNothing(t *testing.T) {
 	t.Cleanup(func() { sshdBinary = saved })
 	name := fmt.Sprintf("tfail%d", os.Getpid()%10000)
 	dir := filepath.Join(t.TempDir(), "state")
-	lab, err := Up(context.Background(), Spec{Name: name, Hosts: 2, Bastion: true, StateDir: dir})
+	lab, err := Up(context.Background(), Spec{Name: name, Hosts: 2, Bastion: true, StateDir: dir, OwnerPID: os.Getpid()})
 	if err == nil {
 		lab.Down(context.Background())
 		t.Fatal("Up succeeded without sshd")

@@ -48,7 +48,13 @@ func (l *fileLock) unlock() {
 	l.f.Close()
 }
 
+// remove deletes the lock file while the lock is held, for names that will
+// not be locked again.
+func (l *fileLock) remove() { os.Remove(l.f.Name()) }
+
 // labLock serializes Up, Down and Purge of one lab name across processes.
 func labLock(ctx context.Context, name string) (*fileLock, error) {
-	return lockFile(ctx, filepath.Join(BaseDir, ".locks", name+".lock"))
+	return lockFile(ctx, labLockPath(name))
 }
+
+func labLockPath(name string) string { return filepath.Join(BaseDir, ".locks", name+".lock") }

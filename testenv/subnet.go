@@ -89,6 +89,7 @@ func allocateSlots(ctx context.Context, lab *Lab, n int) ([]int, error) {
 			if err := os.Remove(slotFile(r.Slot)); err != nil && !errors.Is(err, fs.ErrNotExist) {
 				return nil, fmt.Errorf("free subnet slot %d: %w", r.Slot, err)
 			}
+			os.Remove(labLockPath(r.Lab))
 			// Its addresses are gone with its bridge.
 			delete(taken, r.Slot)
 			continue

@@ -23,7 +23,15 @@ func (l *Lab) Down(ctx context.Context) error {
 		return err
 	}
 	defer lk.unlock()
-	return l.downLocked(ctx)
+	if err := l.downLocked(ctx); err != nil {
+		return err
+	}
+	if l.OwnerPID != 0 {
+		// Test labs have unique names that never come back; without this,
+		// every test run would leave a lock file behind for good.
+		lk.remove()
+	}
+	return nil
 }
 
 func (l *Lab) downLocked(ctx context.Context) error {

@@ -64,6 +64,8 @@ func Up(ctx context.Context, spec Spec) (*Lab, error) {
 	if err := l.build(ctx); err != nil {
 		if derr := l.downLocked(context.WithoutCancel(ctx)); derr != nil {
 			err = errors.Join(err, derr)
+		} else if l.OwnerPID != 0 {
+			lk.remove()
 		}
 		return nil, fmt.Errorf("lab %s up: %w", spec.Name, err)
 	}
