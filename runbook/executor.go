@@ -63,6 +63,29 @@ const DefaultForks = 5
 // and Recap.Aborted says why. Each host gets one connection, opened at its
 // first step that runs and closed when the run ends.
 //
+// Step options, per host:
+//   - when: false skips the step (status skipped); the step is not
+//     prepared and the host is not connected for it.
+//   - register: stores rc, stdout, stderr, stdout_lines, changed, failed,
+//     skipped, msg and the step's facts under the name; changed_when,
+//     failed_when and until already see the current result under it.
+//   - become: the step's own (even "") wins over the playbook's.
+//   - retries/delay/until: the step runs again, after delay, until the
+//     until condition holds, at most retries more times (3 when until is
+//     set without retries); without until it runs again while it fails.
+//   - changed_when and failed_when replace the step's own verdict.
+//   - ignore_errors: a failure is counted (and its step_end event marked
+//     Ignored) but the host goes on, and it fails neither the run nor the
+//     max_fail_percentage budget; an unreachable host still stops.
+//   - run_once: see batchState; the result is counted once, on the host
+//     that ran it, and registered on every host of the batch.
+//   - delegate_to: the step runs over the named host's connection (that
+//     host's variables say how to connect) while its templates see the
+//     current host's variables; events and counts belong to the current
+//     host.
+//   - tags, --tags, --skip-tags and --start-at-step: see SelectSteps;
+//     steps they leave out produce no events and no counts.
+//
 // The error is non-nil only when nothing ran: a bad pattern, serial, forks
 // or start-at step. Everything that happens on hosts, including a
 // cancelled ctx, is in the Recap; Recap.ExitCode maps it to an exit code.
@@ -94,7 +117,11 @@ func Run(ctx context.Context, opts RunOptions) (Recap, error) {
 	if ctx.Err() != nil {
 		r.recap.Interrupted = true
 	}
-	r.events.emit(Event{Type: EventRecap, Hosts: maps.Clone(r.recap.Hosts), Msg: r.recap.Aborted})
+	msg := r.recap.Aborted
+	if r.recap.Interrupted {
+		msg = joinMsg("interrupted", msg)
+	}
+	r.events.emit(Event{Type: EventRecap, Hosts: maps.Clone(r.recap.Hosts), Msg: msg})
 	return r.recap, nil
 }
 

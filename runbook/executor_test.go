@@ -462,7 +462,7 @@ func TestRunCancelReturnsPromptly(t *testing.T) {
 		t.Errorf("pg1 wait ended %+v, want failed: interrupted", e)
 	}
 	last := log.events[len(log.events)-1]
-	if last.Type != EventRecap {
-		t.Errorf("last event %v, want the recap", last.Type)
+	if last.Type != EventRecap || last.Msg != "interrupted" {
+		t.Errorf("last event %v %q, want the recap saying interrupted", last.Type, last.Msg)
 	}
 }
