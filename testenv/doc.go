@@ -14,8 +14,8 @@
 // With Spec.Bastion the database hosts move behind a bastion namespace:
 //
 //	root namespace   bridge NAMEb0 = 10.77.K.1/24
-//	NAME-bastion     eth0 = 10.77.K.2, sshd on :22; bridge br1 = 10.77.J.1/24
-//	NAME-pg1         eth0 = 10.77.J.11 (on br1, inside NAME-bastion)
+//	NAME-bastion     eth0 = 10.77.K.2, sshd on :22; bridge NAMEb1 = 10.77.J.1/24
+//	NAME-pg1         eth0 = 10.77.J.11 (on NAMEb1, inside NAME-bastion)
 //
 // The root namespace has no route to 10.77.J.0/24 and nothing forwards IP
 // packets, so the only way to a database host is an SSH hop through the
