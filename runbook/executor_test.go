@@ -212,7 +212,7 @@ func TestRunForks(t *testing.T) {
 	}
 	for _, tt := range tests {
 		lab := newFakeLab()
-		pb := playbook(fakeStep(t, lab, "a", "{id: a, sleep: 30ms}"))
+		pb := playbook(fakeStep(t, lab, "a", "{id: a, sleep: 50ms}"))
 		recap, _ := runFake(t, pb, fakeInventory(tt.hosts), lab, func(o *RunOptions) { o.Forks = tt.forks })
 		if recap.ExitCode() != ExitOK {
 			t.Fatalf("forks %d: exit code %d", tt.forks, recap.ExitCode())
