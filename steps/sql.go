@@ -7,11 +7,16 @@ import (
 	"fmt"
 	"net"
 	"strings"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
 	"github.com/pgrunbook/pgrunbook/runbook"
 )
+
+// closeTimeout bounds the goodbye to the server (rollback, terminate) after
+// the statement, so a dead connection cannot hang the step.
+const closeTimeout = 5 * time.Second
 
 // SQL runs one statement on a PostgreSQL server. The executor connects from
 // the bastion, but every connection is dialled through the host's
@@ -20,8 +25,12 @@ import (
 //
 //	sql: {conninfo: "host=127.0.0.1 port=5432 user=postgres dbname=postgres", query: "SELECT pg_is_in_recovery()"}
 //
+// A unix socket directory as host works too (over SSH it is an OpenSSH
+// streamlocal channel), but the server then sees the SSH login user, not the
+// become user, so peer authentication maps to the login user.
+//
 // The rows are registered as the facts "rows" (a list of column → value
-// maps) and "rowcount".
+// maps), "rowcount" and "command_tag".
 type SQL struct {
 	// Conninfo is a libpq connection string (keyword/value or URL).
 	Conninfo string `yaml:"conninfo"`
@@ -77,7 +86,13 @@ func (s *SQL) Run(ctx context.Context, t *runbook.Target) (runbook.Outcome, erro
 	if err != nil {
 		return runbook.Outcome{}, fmt.Errorf("sql %s: connect: %w", subject, redact(err, s.Conninfo, cfg))
 	}
-	defer conn.Close(context.WithoutCancel(ctx))
+	defer func() {
+		// Say goodbye even when ctx is done, but never wait long on a
+		// connection that stopped answering.
+		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), closeTimeout)
+		defer cancel()
+		_ = conn.Close(cctx) // the statement's outcome is already known
+	}()
 	out, err := s.query(ctx, conn, t.Check)
 	if err != nil {
 		return runbook.Outcome{}, fmt.Errorf("sql %s: %s statement: %w", subject, firstWord(s.Query), redact(err, s.Conninfo, cfg))
@@ -97,7 +112,11 @@ func (s *SQL) query(ctx context.Context, conn *pgx.Conn, readOnly bool) (runbook
 		if err != nil {
 			return runbook.Outcome{}, err
 		}
-		defer func() { _ = tx.Rollback(context.WithoutCancel(ctx)) }() // nothing to keep
+		defer func() {
+			cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), closeTimeout)
+			defer cancel()
+			_ = tx.Rollback(cctx) // a read-only transaction has nothing to keep
+		}()
 		q = tx
 	}
 	rows, err := q.Query(ctx, s.Query, s.Args...)

@@ -25,13 +25,14 @@ const testPassword = "s3cret-Pw.42"
 // startPostgres starts a throwaway PostgreSQL 15 cluster as the postgres
 // user, listening on a free port of 127.0.0.1 with password authentication
 // and a socket in its own directory, and stops it when the test ends.
-func startPostgres(t *testing.T) (port int) {
+func startPostgres(t *testing.T) (port int, sock string) {
 	t.Helper()
 	if os.Geteuid() != 0 {
 		t.Skip("the sql integration test runs PostgreSQL as the postgres user and needs root; skipping")
 	}
 	dir := postgresDir(t)
-	pgdata, sock, pwfile := filepath.Join(dir, "data"), filepath.Join(dir, "sock"), filepath.Join(dir, "pw")
+	pgdata, pwfile := filepath.Join(dir, "data"), filepath.Join(dir, "pw")
+	sock = filepath.Join(dir, "sock")
 	asPostgres := func(args ...string) {
 		t.Helper()
 		cmd := exec.Command("runuser", append([]string{"-u", "postgres", "--"}, args...)...)
@@ -58,7 +59,7 @@ func startPostgres(t *testing.T) (port int) {
 			t.Errorf("stop postgres: %v\n%s", err, out)
 		}
 	})
-	return port
+	return port, sock
 }
 
 // countingConn counts the connections dialled through the host, to prove
@@ -74,7 +75,7 @@ func (c *countingConn) Dial(ctx context.Context, network, addr string) (net.Conn
 }
 
 func TestSQLIntegration(t *testing.T) {
-	port := startPostgres(t)
+	port, sock := startPostgres(t)
 	conninfo := fmt.Sprintf("host=127.0.0.1 port=%d user=postgres dbname=postgres password=%s sslmode=disable", port, testPassword)
 	url := fmt.Sprintf("postgres://postgres:%s@127.0.0.1:%d/postgres?sslmode=disable", testPassword, port)
 	ctx := context.Background()
@@ -92,6 +93,8 @@ func TestSQLIntegration(t *testing.T) {
 	}{
 		{name: "select with args", sql: &SQL{Conninfo: conninfo, Query: "SELECT $1::int + 1 AS n, 'x' AS s", Args: []any{41}},
 			wantRows: []map[string]any{{"n": int32(42), "s": "x"}}, wantCount: 1, wantMsg: "SELECT 1"},
+		{name: "unix socket", sql: &SQL{Conninfo: fmt.Sprintf("host=%s port=%d user=postgres dbname=postgres", sock, port), Query: "SELECT current_user AS u"},
+			wantRows: []map[string]any{{"u": "postgres"}}, wantCount: 1},
 		{name: "numeric becomes plain", sql: &SQL{Conninfo: url, Query: "SELECT 1.50::numeric AS v"},
 			wantRows: []map[string]any{{"v": "1.50"}}, wantCount: 1},
 		{name: "show", sql: &SQL{Conninfo: conninfo, Query: "  -- which port\nSHOW port"},
