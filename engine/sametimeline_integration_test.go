@@ -1,0 +1,61 @@
+package engine_test
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/pgrunbook/pgrunbook/engine/rewindtest"
+	"github.com/pgrunbook/pgrunbook/testenv/pgcluster"
+)
+
+// TestSameTimelineAhead is the case pg_rewind gets wrong: two copies of one
+// cluster both ran as primaries without a promotion, so both are on
+// timeline 1, and the target wrote further than the stopped source.
+// pg_rewind says "no rewind required" and leaves a node that can never
+// follow the source; the engine compares the two ends of WAL and refuses
+// with an explanation.
+func TestSameTimelineAhead(t *testing.T) {
+	t.Parallel()
+	requireRoot(t)
+	ours := engineRewinder(t)
+	s := rewindtest.NewScenario(t, pgcluster.Options{})
+	ctx := s.Ctx
+	source := s.Primary
+	s.StartPrimary()
+	s.PrimarySQL("CREATE TABLE t (id int)")
+	must(t, source.Stop(ctx, pgcluster.StopFast))
+
+	// The target is a file copy of the stopped source, started on its
+	// own with its own port and socket, which then writes more.
+	tgt := rewindtest.NewCluster(t, ctx, pgcluster.Options{Name: "copy", AllowStreaming: true})
+	conf, err := os.ReadFile(tgt.ConfPath())
+	must(t, err)
+	must(t, os.RemoveAll(tgt.DataDir))
+	copyTree(t, source.DataDir, tgt.DataDir)
+	must(t, os.WriteFile(tgt.ConfPath(), conf, 0o600))
+	must(t, pgcluster.HandOver(tgt.ConfPath()))
+	must(t, tgt.Start(ctx))
+	must(t, tgt.Exec(ctx, "postgres", "INSERT INTO t SELECT generate_series(1, 10000)"))
+	must(t, tgt.Stop(ctx, pgcluster.StopFast))
+
+	args := []string{"--no-sync", "--source-pgdata", source.DataDir, "--target-pgdata", tgt.DataDir}
+	oracle := run(t, s, rewindtest.Rewinder{Path: rewindtest.DefaultBin}, args...)
+	if !strings.Contains(oracle.Stderr, "no rewind required") {
+		t.Fatalf("pg_rewind 15 was expected to miss this case\n%s", oracle)
+	}
+	res, err := ours.Run(ctx, args...)
+	must(t, err)
+	if res.ExitCode != 1 || !strings.Contains(res.Stderr, "pg_rewind: error: target server is ahead of the source on timeline 1") {
+		t.Fatalf("the engine should refuse a target ahead on the same timeline\n%s", res)
+	}
+
+	// The other way round the source has everything the target has:
+	// nothing to rewind.
+	must(t, os.RemoveAll(filepath.Join(tgt.DataDir, "standby.signal")))
+	res = run(t, s, ours, "--no-sync", "--source-pgdata", tgt.DataDir, "--target-pgdata", source.DataDir)
+	if !strings.Contains(res.Stderr, "no rewind required") {
+		t.Fatalf("a target behind on the same timeline needs no rewind\n%s", res)
+	}
+}
