@@ -127,15 +127,30 @@ func testLiveLines(t *testing.T, conn Conn) {
 }
 
 // testCancelKills checks that cancelling ctx stops the command and kills
-// the process on the host within a few seconds, with and without become.
+// the process on the host within a few seconds, with and without become,
+// and also when the command ignores SIGTERM.
 func testCancelKills(t *testing.T, conn Conn) {
-	for _, become := range []string{"", "postgres"} {
-		t.Run("become="+become, func(t *testing.T) {
+	tests := []struct {
+		name       string
+		become     string
+		ignoreTerm bool
+	}{
+		{"login user", "", false},
+		{"become", "postgres", false},
+		{"login user ignoring SIGTERM", "", true},
+		{"become ignoring SIGTERM", "postgres", true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
 			arg := uniqueSleep()
+			cmd := Command{Argv: []string{"sleep", arg}, Become: tt.become}
+			if tt.ignoreTerm {
+				cmd = Command{Script: "trap '' TERM; sleep " + arg, Become: tt.become}
+			}
 			ctx, cancel := context.WithCancel(context.Background())
 			done := make(chan error, 1)
 			go func() {
-				_, err := conn.Exec(ctx, Command{Argv: []string{"sleep", arg}, Become: become})
+				_, err := conn.Exec(ctx, cmd)
 				done <- err
 			}()
 			waitForProcess(t, arg, 10*time.Second)
@@ -146,6 +161,7 @@ func testCancelKills(t *testing.T, conn Conn) {
 				if !errors.Is(err, context.Canceled) {
 					t.Errorf("Exec after cancel: %v, want context.Canceled", err)
 				}
+				t.Logf("Exec returned %s after cancel", time.Since(start))
 			case <-time.After(10 * time.Second):
 				t.Fatal("Exec did not return within 10s of cancel")
 			}

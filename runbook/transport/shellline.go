@@ -21,9 +21,11 @@ import (
 //   - The client never sends EOF itself. Reading EOF on stdin therefore
 //     means the channel is gone (cancelled, session closed, connection
 //     lost), and if the main shell is still waiting for the command the
-//     watchdog kills its process group (SIGTERM, then SIGKILL a second
-//     later). It runs as the target user, inside sudo, so it may signal the
-//     command.
+//     watchdog kills its process group: SIGTERM at once, SIGKILL a second
+//     later from a background process, so that the watchdog itself ends at
+//     once and the main shell (which waits for the whole pipeline) is not
+//     held up by it. It runs as the target user, inside sudo, so it may
+//     signal the command.
 //   - The watchdog first sends its pid down the pipe; when the command ends
 //     normally the shell around it kills the watchdog (with SIGPIPE, the
 //     one signal sh does not report as "Killed"), so daemons the
@@ -31,17 +33,26 @@ import (
 //     command (dash's wait waits for a whole pipeline).
 //   - A SIGTERM sent to the main shell (session.Signal, or relayed by sudo)
 //     is passed on to the whole process group, since the shell itself only
-//     waits for the command.
+//     waits for the command. The main shell and the subshell around the
+//     command outlive that SIGTERM (ignored, and caught with a no-op that,
+//     unlike an ignore, the command does not inherit; the subshell also
+//     survives the SIGPIPE of reporting "Terminated" to a closed channel,
+//     so it always stops the watchdog) and keep waiting, so
+//     a command that ignores SIGTERM still has a live main shell when the
+//     channel closes, and the watchdog's SIGKILL follows.
 //
 // A background list's stdin is /dev/null in sh, so the channel's stdin is
 // kept on fd 3 and handed to the watchdog alone. Fds are moved with exec or
 // on simple commands, not with redirections on a { } group: dash keeps a
 // saved copy of a group's redirected fd open, and a stray copy of stdout or
 // stderr would keep the channel from ever reaching EOF. %s is the command.
-const watchdog = `trap 'trap - TERM; kill -TERM 0' TERM
+const watchdog = `trap 'trap "" TERM; kill -TERM 0' TERM
 exec 3<&0
-sh -c %s watchdog $$ <&3 2>/dev/null 3<&- | { exec 3<&-; IFS= read -r w; %s; r=$?; kill -PIPE "$w" 2>/dev/null; exit "$r"; } &
-wait $!`
+sh -c %s watchdog $$ <&3 2>/dev/null 3<&- | { exec 3<&-; trap : TERM PIPE; IFS= read -r w; %s; r=$?; kill -PIPE "$w" 2>/dev/null; exit "$r"; } &
+p=$!
+wait $p; r=$?
+while kill -0 $p 2>/dev/null; do wait $p; r=$?; done
+exit $r`
 
 // watchdogLoop is the watchdog's own program; $1 is the main shell's pid.
 const watchdogLoop = `trap '' TERM
@@ -49,7 +60,8 @@ echo $$
 while IFS= read -r n && [ "$n" -gt 0 ]; do head -c "$n" || exit; done
 exec >&-
 cat >/dev/null
-kill -0 "$1" && { kill -TERM 0; sleep 1; kill -KILL 0; }`
+exec </dev/null
+kill -0 "$1" && { kill -TERM 0; { sleep 1; kill -KILL 0; } & }`
 
 // shellLine returns the sh command line that runs cmd under the watchdog:
 //
