@@ -60,6 +60,7 @@ func sampleEvents() []Event {
 func TestRenderTextGolden(t *testing.T) {
 	var buf bytes.Buffer
 	r := NewTextRenderer(&buf)
+	r.Play("rejoin the old primary as a standby", []string{"pg1", "pg2", "pg-spare"})
 	for _, e := range sampleEvents() {
 		r.Event(e)
 	}

@@ -43,6 +43,13 @@ func (r *TextRenderer) Err() error {
 	return r.err
 }
 
+// Play writes the header of a run: the playbook's name and its hosts.
+func (r *TextRenderer) Play(name string, hosts []string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.printf("%s\nhosts: %s\n", banner("PLAY ["+name+"]"), strings.Join(hosts, ", "))
+}
+
 // Event renders one event.
 func (r *TextRenderer) Event(e Event) {
 	r.mu.Lock()

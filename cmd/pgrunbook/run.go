@@ -132,6 +132,13 @@ func runRun(ctx context.Context, opts runOptions, args []string, stdout io.Write
 	if err := runbook.Validate(pb, inv, hosts, extra); err != nil {
 		return usage(err)
 	}
+	if text, ok := out.(*runbook.TextRenderer); ok {
+		names := make([]string, len(hosts))
+		for i, h := range hosts {
+			names[i] = h.Name
+		}
+		text.Play(pb.Name, names)
+	}
 	recap, err := runbook.Run(ctx, runbook.RunOptions{
 		Playbook:  pb,
 		Inventory: inv,

@@ -133,7 +133,7 @@ func TestRunEndToEndFromYAML(t *testing.T) {
 	if err := runRun(context.Background(), text, []string{playbook}, &out); err != nil {
 		t.Fatalf("text run on pg1: %v\n%s", err, out.String())
 	}
-	for _, want := range []string{"STEP [who] ****", "pg1 | primary\n", "pg1 | ok: who (", "PLAY RECAP ****",
+	for _, want := range []string{"PLAY [end to end] ****", "\nhosts: pg1\n", "STEP [who] ****", "pg1 | primary\n", "pg1 | ok: who (", "PLAY RECAP ****",
 		"pg1 : ok=5    changed=3    unreachable=0    failed=0    skipped=0"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("text output lacks %q:\n%s", want, out.String())
