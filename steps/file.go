@@ -13,6 +13,9 @@ import (
 // the given mode and ownership.
 //
 //	file: {path: /var/lib/postgresql/arch, state: directory, mode: "0700", owner: postgres}
+//
+// There is no "touch" state: updating a timestamp on every run would report
+// changed every time, and a rerun of a successful playbook must not.
 type File struct {
 	// Path is the file or directory on the host.
 	Path string `yaml:"path"`

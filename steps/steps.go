@@ -15,3 +15,14 @@ func Kinds() []*runbook.Kind {
 		{Name: "sql", New: func() runbook.Action { return new(SQL) }},
 	}
 }
+
+// Every kind checks its parameters before anything runs.
+var (
+	_ runbook.Validator = (*Command)(nil)
+	_ runbook.Validator = (*File)(nil)
+	_ runbook.Validator = (*Rename)(nil)
+	_ runbook.Validator = (*Conf)(nil)
+	_ runbook.Validator = (*Copy)(nil)
+	_ runbook.Validator = (*Wait)(nil)
+	_ runbook.Validator = (*SQL)(nil)
+)
