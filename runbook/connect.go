@@ -25,8 +25,8 @@ const (
 	VarBastion        = "bastion"         // an inventory host name, or user@addr:port
 	VarConnectTimeout = "connect_timeout" // Go duration ("10s") or seconds
 	VarUseAgent       = "use_agent"       // offer ssh-agent's keys too
-	VarKeepalive      = "keepalive_interval"
-	VarKeepaliveMax   = "keepalive_max"
+	VarKeepalive      = "keepalive_interval" // Go duration or seconds between keepalives
+	VarKeepaliveMax   = "keepalive_max"      // unanswered keepalives before the host is unreachable
 	// VarConnection is "ssh" (the default) or "local": run the host's steps
 	// on this machine through transport.NewLocal, for tests and for a run
 	// on the database host itself.
@@ -185,13 +185,15 @@ func portVar(vars map[string]any, name string) (int, error) {
 
 // durationVar accepts a Go duration ("10s") or a number of seconds.
 func durationVar(vars map[string]any, name string) (time.Duration, error) {
-	if s, ok := vars[name].(string); ok {
-		if d, err := time.ParseDuration(strings.TrimSpace(s)); err == nil && d >= 0 {
+	switch v := vars[name].(type) {
+	case time.Duration:
+		if v >= 0 {
+			return v, nil
+		}
+	case string:
+		if d, err := time.ParseDuration(strings.TrimSpace(v)); err == nil && d >= 0 {
 			return d, nil
 		}
-	}
-	if _, ok := vars[name].(time.Duration); ok {
-		return vars[name].(time.Duration), nil
 	}
 	n, err := intVar(vars, name)
 	if err != nil || n < 0 {
