@@ -17,14 +17,14 @@ import (
 // The inventory variables that say how to reach a host. They are ordinary
 // variables, so they may be set at any level (all, group, host, -e).
 const (
-	VarAddress        = "address"         // host name or IP; default: the inventory name
-	VarPort           = "port"            // SSH port; default 22
-	VarUser           = "user"            // login user; default: the user running pgrunbook
-	VarSSHKey         = "ssh_key"         // private key file, or a list of them
-	VarKnownHosts     = "known_hosts"     // known_hosts file, or a list; default ~/.ssh/known_hosts
-	VarBastion        = "bastion"         // an inventory host name, or user@addr:port
-	VarConnectTimeout = "connect_timeout" // Go duration ("10s") or seconds
-	VarUseAgent       = "use_agent"       // offer ssh-agent's keys too
+	VarAddress        = "address"            // host name or IP; default: the inventory name
+	VarPort           = "port"               // SSH port; default 22
+	VarUser           = "user"               // login user; default: the user running pgrunbook
+	VarSSHKey         = "ssh_key"            // private key file, or a list of them
+	VarKnownHosts     = "known_hosts"        // known_hosts file, or a list; default ~/.ssh/known_hosts
+	VarBastion        = "bastion"            // an inventory host name, or user@addr:port
+	VarConnectTimeout = "connect_timeout"    // Go duration ("10s") or seconds
+	VarUseAgent       = "use_agent"          // offer ssh-agent's keys too
 	VarKeepalive      = "keepalive_interval" // Go duration or seconds between keepalives
 	VarKeepaliveMax   = "keepalive_max"      // unanswered keepalives before the host is unreachable
 	// VarConnection is "ssh" (the default) or "local": run the host's steps
