@@ -106,6 +106,9 @@ func (w *Wait) Run(ctx context.Context, t *runbook.Target) (runbook.Outcome, err
 	}
 }
 
+// dialTimeout bounds one connection attempt to a port.
+const dialTimeout = 5 * time.Second
+
 // errNotYet marks a probe whose condition does not hold yet.
 var errNotYet = errors.New("not yet")
 
@@ -114,7 +117,11 @@ var errNotYet = errors.New("not yet")
 // cannot help (the host is unreachable).
 func (w *Wait) probe(ctx context.Context, t *runbook.Target) (string, error) {
 	if w.Port != 0 {
-		c, err := t.Conn.Dial(ctx, "tcp", w.addr())
+		// A filtered port never answers; bound each attempt so that one
+		// silent dial does not use up the whole timeout.
+		dctx, cancel := context.WithTimeout(ctx, dialTimeout)
+		defer cancel()
+		c, err := t.Conn.Dial(dctx, "tcp", w.addr())
 		if err != nil {
 			if transport.IsUnreachable(err) {
 				return "", err
