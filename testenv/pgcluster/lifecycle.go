@@ -24,37 +24,6 @@ const (
 	StopImmediate StopMode = "immediate"
 )
 
-// startTimeout bounds pg_ctl's own wait for start, stop and promote.
-const startTimeout = "60"
-
-// Start starts the server and waits until it accepts connections (a standby
-// accepts them once it reached consistency). When the port was picked by
-// FreePort and someone else took it meanwhile, Start picks another.
-func (c *Cluster) Start(ctx context.Context) error {
-	for attempt := 0; ; attempt++ {
-		err := c.startOnce(ctx)
-		if err == nil || !c.portChosen || attempt == 3 || !c.logSays("could not bind") {
-			return err
-		}
-		p, perr := FreePort()
-		if perr != nil {
-			return errors.Join(err, perr)
-		}
-		c.Port = p
-		if aerr := c.AppendConf(fmt.Sprintf("port = %d", p)); aerr != nil {
-			return errors.Join(err, aerr)
-		}
-	}
-}
-
-func (c *Cluster) startOnce(ctx context.Context) error {
-	_, err := c.run(ctx, c.Bin("pg_ctl"), "start", "-D", c.DataDir, "-l", c.LogFile, "-w", "-t", startTimeout)
-	if err != nil {
-		return fmt.Errorf("start %s: %w%s", c.Name, err, c.logTail())
-	}
-	return nil
-}
-
 // Stop stops the server with mode and waits until it is gone.
 func (c *Cluster) Stop(ctx context.Context, mode StopMode) error {
 	_, err := c.run(ctx, c.Bin("pg_ctl"), "stop", "-D", c.DataDir, "-m", string(mode), "-w", "-t", startTimeout)
@@ -184,10 +153,4 @@ func (c *Cluster) logTail() string {
 		lines = lines[len(lines)-logTailLines:]
 	}
 	return "\n--- tail of " + c.LogFile + " ---\n" + strings.Join(lines, "\n")
-}
-
-// logSays reports whether the server log contains s.
-func (c *Cluster) logSays(s string) bool {
-	b, err := os.ReadFile(c.LogFile)
-	return err == nil && strings.Contains(string(b), s)
 }

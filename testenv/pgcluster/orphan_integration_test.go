@@ -1,0 +1,78 @@
+package pgcluster
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// orphanHelperEnv, when set to a directory, turns this test binary into a
+// helper that starts a cluster there, prints the postmaster's PID and dies
+// without any cleanup, as a test binary killed by -timeout does.
+const orphanHelperEnv = "PGCLUSTER_ORPHAN_HELPER_DIR"
+
+func TestServerDiesWithTestProcess(t *testing.T) {
+	if dir := os.Getenv(orphanHelperEnv); dir != "" {
+		orphanHelper(dir)
+		return
+	}
+	t.Parallel()
+	if os.Geteuid() != 0 {
+		t.Skip("pgcluster integration tests run PostgreSQL as the postgres user and need root")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	dir := t.TempDir()
+	cmd := exec.CommandContext(ctx, os.Args[0], "-test.run=^TestServerDiesWithTestProcess$", "-test.count=1")
+	cmd.Env = append(os.Environ(), orphanHelperEnv+"="+dir)
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	err := cmd.Run()
+	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 3 {
+		t.Fatalf("helper: %v, want exit 3\n%s", err, out.String())
+	}
+	var pid int
+	for _, line := range strings.Split(out.String(), "\n") {
+		if v, ok := strings.CutPrefix(line, "postmaster pid "); ok {
+			pid, _ = strconv.Atoi(v)
+		}
+	}
+	if pid == 0 {
+		t.Fatalf("helper printed no postmaster pid\n%s", out.String())
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for syscall.Kill(pid, 0) == nil {
+		if time.Now().After(deadline) {
+			_ = syscall.Kill(pid, syscall.SIGQUIT)
+			t.Fatalf("postmaster %d still runs 20s after its test process died", pid)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// orphanHelper starts a server and exits abruptly with status 3.
+func orphanHelper(dir string) {
+	ctx := context.Background()
+	c, err := Init(ctx, Options{Dir: dir, Name: "orphan"})
+	if err == nil {
+		err = c.Start(ctx)
+	}
+	if err != nil {
+		fmt.Println(err)
+		os.Exit(1)
+	}
+	b, err := os.ReadFile(c.DataDir + "/postmaster.pid")
+	if err != nil {
+		fmt.Println(err)
+		os.Exit(1)
+	}
+	fmt.Printf("postmaster pid %s\n", strings.SplitN(string(b), "\n", 2)[0])
+	os.Exit(3)
+}
