@@ -49,7 +49,7 @@ type PgStart struct {
 // Validate checks that pgdata is given.
 func (s *PgStart) Validate() error {
 	if s.PGData == "" {
-		return errors.New("pg_start: pgdata is required")
+		return errors.New("pgdata is required")
 	}
 	return nil
 }
@@ -73,7 +73,7 @@ func (s *PgStart) logFile(d *dataDir) string {
 // Run starts the server if it is not running and waits until it is usable.
 func (s *PgStart) Run(ctx context.Context, t *runbook.Target) (runbook.Outcome, error) {
 	if err := s.Validate(); err != nil {
-		return runbook.Outcome{}, err
+		return runbook.Outcome{}, fmt.Errorf("pg_start: %w", err)
 	}
 	d, err := pgVersion(ctx, t, s.PGData, s.BinDir)
 	if err != nil {

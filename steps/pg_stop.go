@@ -53,13 +53,13 @@ const asideSuffix = ".pgrunbook-aside"
 // Validate checks pgdata and the mode.
 func (s *PgStop) Validate() error {
 	if s.PGData == "" {
-		return errors.New("pg_stop: pgdata is required")
+		return errors.New("pgdata is required")
 	}
 	switch s.Mode {
 	case "", "smart", "fast", "immediate":
 		return nil
 	}
-	return fmt.Errorf("pg_stop %s: mode %q must be smart, fast or immediate", s.PGData, s.Mode)
+	return fmt.Errorf("%s: mode %q must be smart, fast or immediate", s.PGData, s.Mode)
 }
 
 func (s *PgStop) mode() string {
@@ -79,7 +79,7 @@ func (s *PgStop) timeout() time.Duration {
 // Run inspects the data directory and stops or crash-recovers it as needed.
 func (s *PgStop) Run(ctx context.Context, t *runbook.Target) (runbook.Outcome, error) {
 	if err := s.Validate(); err != nil {
-		return runbook.Outcome{}, err
+		return runbook.Outcome{}, fmt.Errorf("pg_stop: %w", err)
 	}
 	d, err := pgVersion(ctx, t, s.PGData, s.BinDir)
 	if err != nil {
