@@ -12,7 +12,7 @@ const diffMask = "********"
 
 // confPassword matches password=... inside a postgresql.conf value, where
 // the conninfo itself sits in single quotes and its own quotes are doubled
-// (password=''se cret'').
+// (password=”se cret”).
 var confPassword = regexp.MustCompile(`(?i)(\bpassword\s*=\s*)(''(?:[^']|'''')*?''|[^\s']+)`)
 
 // maskConfSecrets hides the passwords of connection strings in the text of
