@@ -11,8 +11,8 @@ import (
 const diffMask = "********"
 
 // confPassword matches password=... inside a postgresql.conf value, where
-// the conninfo itself sits in single quotes and its own quotes are doubled
-// (password=”se cret”).
+// the conninfo itself sits in single quotes and its own quotes are doubled:
+// a quoted password is written between pairs of single quotes.
 var confPassword = regexp.MustCompile(`(?i)(\bpassword\s*=\s*)(''(?:[^']|'''')*?''|[^\s']+)`)
 
 // maskConfSecrets hides the passwords of connection strings in the text of
