@@ -79,19 +79,39 @@ func Validate(pb *Playbook, inv *Inventory, hosts []*Host, extra map[string]any)
 // registeredStandIn is what a registered result looks like to Validate:
 // the keys the executor always sets, with empty values.
 func registeredStandIn() map[string]any {
-	return map[string]any{
-		"rc": 0, "stdout": "", "stderr": "", "msg": "",
-		"changed": false, "failed": false, "skipped": false,
+	return registered(Outcome{}, "", false, false, false)
+}
+
+// mentionsRegistered reports whether expr reads a registered result. Such an
+// expression can fail on the stand-in's empty values (an index into empty
+// stdout_lines) where the real result would not, so only its undefined
+// variables are worth reporting before the run.
+func mentionsRegistered(expr string, registered map[string]bool) bool {
+	for name := range registered {
+		if strings.Contains(expr, "."+name) {
+			return true
+		}
 	}
+	return false
 }
 
 // validateStep renders and decodes one step for one host's vars.
 func validateStep(s *Step, inv *Inventory, vars map[string]any, registered, failed map[string]bool) []hostProblem {
+	// until, changed_when and failed_when are read after the step ran,
+	// when its own result is registered already.
+	after := vars
+	withOwn := registered
+	if s.Register != "" {
+		after = maps.Clone(vars)
+		after[s.Register] = registeredStandIn()
+		withOwn = maps.Clone(registered)
+		withOwn[s.Register] = true
+	}
 	var out []hostProblem
 	report := func(pos Pos, prefix string, err error) {
 		var undef *undefinedError
 		if errors.As(err, &undef) {
-			if first, _, nested := strings.Cut(undef.Name, "."); nested && registered[first] {
+			if first, _, nested := strings.Cut(undef.Name, "."); nested && withOwn[first] {
 				return // a fact the registering step adds at run time
 			}
 			pos = s.Pos
@@ -101,13 +121,7 @@ func validateStep(s *Step, inv *Inventory, vars map[string]any, registered, fail
 		}
 		out = append(out, hostProblem{pos: pos, step: s.Name, msg: prefix + err.Error()})
 	}
-	// until, changed_when and failed_when are read after the step ran,
-	// when its own result is registered already.
-	after := vars
-	if s.Register != "" {
-		after = maps.Clone(vars)
-		after[s.Register] = registeredStandIn()
-	}
+
 	for _, c := range []struct {
 		name, expr string
 		vars       map[string]any
@@ -121,6 +135,10 @@ func validateStep(s *Step, inv *Inventory, vars map[string]any, registered, fail
 		t, err := conditionTemplate(c.expr)
 		if err == nil {
 			_, err = execute(t, c.expr, c.vars)
+		}
+		var undef *undefinedError
+		if err != nil && !errors.As(err, &undef) && mentionsRegistered(c.expr, withOwn) {
+			continue
 		}
 		if err != nil {
 			report(s.Pos, c.name+": ", err)

@@ -22,3 +22,20 @@ func TestValidateGood(t *testing.T) {
 		t.Fatalf("Validate without jobs = %v, want %s", err, want)
 	}
 }
+
+// A step's conditions may read its own registered result, including facts
+// only the run adds and lines only the run fills in; Validate must accept
+// them rather than fail on the stand-in's empty values.
+func TestValidateOwnRegister(t *testing.T) {
+	inv, err := LoadInventory("testdata/inventory.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	pb, err := LoadPlaybook("testdata/misc/own-register.yml", ptKinds())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := Validate(pb, inv, nil, nil); err != nil {
+		t.Fatalf("Validate: %v", err)
+	}
+}
