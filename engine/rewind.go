@@ -103,15 +103,17 @@ func (r *run) rewind(ctx context.Context) error {
 		return err
 	}
 	r.w = w
+	// The target's control file comes first, so that a cluster of a major
+	// version the engine cannot handle is refused before anything runs.
+	if err := r.readTargetControl(); err != nil {
+		return err
+	}
 	if r.opts.RestoreTargetWAL {
 		if err := r.readRestoreCommand(ctx); err != nil {
 			return err
 		}
 	}
 	if err := r.openSource(ctx); err != nil {
-		return err
-	}
-	if err := r.readTargetControl(); err != nil {
 		return err
 	}
 	if !r.opts.NoEnsureShutdown && !r.tgtCF.State.CleanlyShutDown() {
