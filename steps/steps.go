@@ -13,6 +13,11 @@ func Kinds() []*runbook.Kind {
 		{Name: "copy", New: func() runbook.Action { return new(Copy) }},
 		{Name: "wait", New: func() runbook.Action { return new(Wait) }},
 		{Name: "sql", New: func() runbook.Action { return new(SQL) }},
+		{Name: "pg_stop", New: func() runbook.Action { return new(PgStop) }},
+		{Name: "pg_start", New: func() runbook.Action { return new(PgStart) }},
+		{Name: "pg_conf", New: func() runbook.Action { return new(PgConf) }},
+		{Name: "recovery", New: func() runbook.Action { return new(Recovery) }},
+		{Name: "verify", New: func() runbook.Action { return new(Verify) }},
 	}
 }
 

@@ -17,6 +17,13 @@ func TestKindsDecode(t *testing.T) {
 		"copy":    `{src: a, dest: /b, mode: 0640, owner: postgres, group: postgres}`,
 		"wait":    `{port: 5432, host: 127.0.0.1, timeout: 60s, interval: 1s}`,
 		"sql":     `{conninfo: "host=127.0.0.1", query: "SELECT $1", args: [1], changed: false}`,
+
+		// The PostgreSQL kinds.
+		"pg_stop":  `{pgdata: /d, mode: smart, timeout: 30s, bin_dir: /b, config_file: /etc/pg.conf}`,
+		"pg_start": `{pgdata: /d, timeout: 30, bin_dir: /b, log_file: /l, options: "-p 5433", standby: true, database: postgres}`,
+		"pg_conf":  `{pgdata: /d, file: postgresql.conf, set: {port: 1922}, unset: [restore_command], override_auto: false}`,
+		"recovery": `{pgdata: /d, primary_conninfo: "host=a", restore_command: "cp /a/%f %p", primary_slot_name: s, recovery_target_timeline: latest}`,
+		"verify":   `{pgdata: /d, primary: "host=a", local: "host=b", timeout: 10s, tables: [t1, "app:s.t2"], split_brain: [{kind: table, name: public.t2, db: app}]}`,
 	}
 	kinds := Kinds()
 	if len(kinds) != len(values) {
