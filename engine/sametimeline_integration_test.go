@@ -2,7 +2,6 @@ package engine_test
 
 import (
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -14,8 +13,10 @@ import (
 // cluster both ran as primaries without a promotion, so both are on
 // timeline 1, and the target wrote further than the stopped source.
 // pg_rewind says "no rewind required" and leaves a node that can never
-// follow the source; the engine compares the two ends of WAL and refuses
-// with an explanation.
+// follow the source; the engine compares the two ends of WAL, and the WAL
+// bytes at the target's latest checkpoint, and refuses with an
+// explanation. A target that is a true prefix of the source still needs
+// no rewind.
 func TestSameTimelineAhead(t *testing.T) {
 	t.Parallel()
 	requireRoot(t)
@@ -40,22 +41,36 @@ func TestSameTimelineAhead(t *testing.T) {
 	must(t, tgt.Exec(ctx, "postgres", "INSERT INTO t SELECT generate_series(1, 10000)"))
 	must(t, tgt.Stop(ctx, pgcluster.StopFast))
 
+	// The source has everything the target has: nothing to rewind.
+	res := run(t, s, ours, "--no-sync", "--source-pgdata", tgt.DataDir, "--target-pgdata", source.DataDir)
+	if !strings.Contains(res.Stderr, "no rewind required") {
+		t.Fatalf("a target behind on the same timeline needs no rewind\n%s", res)
+	}
+
+	// The target went further than the source.
 	args := []string{"--no-sync", "--source-pgdata", source.DataDir, "--target-pgdata", tgt.DataDir}
 	oracle := run(t, s, rewindtest.Rewinder{Path: rewindtest.DefaultBin}, args...)
 	if !strings.Contains(oracle.Stderr, "no rewind required") {
 		t.Fatalf("pg_rewind 15 was expected to miss this case\n%s", oracle)
 	}
-	res, err := ours.Run(ctx, args...)
+	res, err = ours.Run(ctx, args...)
 	must(t, err)
 	if res.ExitCode != 1 || !strings.Contains(res.Stderr, "pg_rewind: error: target server is ahead of the source on timeline 1") {
 		t.Fatalf("the engine should refuse a target ahead on the same timeline\n%s", res)
 	}
 
-	// The other way round the source has everything the target has:
-	// nothing to rewind.
-	must(t, os.RemoveAll(filepath.Join(tgt.DataDir, "standby.signal")))
-	res = run(t, s, ours, "--no-sync", "--source-pgdata", tgt.DataDir, "--target-pgdata", source.DataDir)
-	if !strings.Contains(res.Stderr, "no rewind required") {
-		t.Fatalf("a target behind on the same timeline needs no rewind\n%s", res)
+	// Now the source writes even more, differently: the target is behind
+	// it but forked.
+	must(t, source.Start(ctx))
+	must(t, source.Exec(ctx, "postgres", "INSERT INTO t SELECT generate_series(1, 30000)"))
+	must(t, source.Stop(ctx, pgcluster.StopFast))
+	oracle = run(t, s, rewindtest.Rewinder{Path: rewindtest.DefaultBin}, args...)
+	if !strings.Contains(oracle.Stderr, "no rewind required") {
+		t.Fatalf("pg_rewind 15 was expected to miss this case\n%s", oracle)
+	}
+	res, err = ours.Run(ctx, args...)
+	must(t, err)
+	if res.ExitCode != 1 || !strings.Contains(res.Stderr, "pg_rewind: error: source and target cluster are on timeline 1 but their WAL differs at") {
+		t.Fatalf("the engine should refuse a target forked without a promotion\n%s", res)
 	}
 }

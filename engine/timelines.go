@@ -4,10 +4,8 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"path/filepath"
 
 	"github.com/pgrunbook/pgrunbook/engine/lsn"
-	"github.com/pgrunbook/pgrunbook/engine/pgcontrol"
 	"github.com/pgrunbook/pgrunbook/engine/timeline"
 	"github.com/pgrunbook/pgrunbook/engine/wal"
 )
@@ -50,55 +48,6 @@ func (r *run) findDivergence(ctx context.Context) (bool, error) {
 	// of the source: it can follow the source as it is. pg_rewind 15
 	// asserts equality here, which a lagging standby target breaks.
 	return end > div, nil
-}
-
-// checkSameTimeline goes further than pg_rewind, which declares "no
-// rewind required" whenever the timelines are equal: when the source's end
-// of WAL is known exactly (a running primary, or a cleanly stopped
-// primary's data directory), a target whose WAL goes further has history
-// the source never had, and following the source would fail later with
-// an obscure replication error.
-func (r *run) checkSameTimeline(ctx context.Context) error {
-	srcEnd, known, err := r.sourceEndOfWAL(ctx)
-	if err != nil || !known {
-		return err
-	}
-	tgtEnd, err := r.targetEndOfWAL(ctx)
-	if err != nil {
-		return err
-	}
-	if tgtEnd > srcEnd {
-		return fmt.Errorf("target server is ahead of the source on timeline %d: the target's WAL ends at %s, "+
-			"the source's at %s; the target wrote WAL the source never had (two primaries without a timeline switch), "+
-			"so it cannot follow the source: rebuild it from a base backup of the source",
-			r.tgtCF.Timeline(), tgtEnd, srcEnd)
-	}
-	return nil
-}
-
-// sourceEndOfWAL is where the source's WAL ends, when that can be known:
-// the insert position of a running primary, or the end of the shutdown
-// checkpoint of a cleanly stopped primary's data directory. A standby's
-// end is not recorded anywhere reliable.
-func (r *run) sourceEndOfWAL(ctx context.Context) (lsn.LSN, bool, error) {
-	switch {
-	case !r.local && r.srcCF.State == pgcontrol.InProduction:
-		p, err := r.src.CurrentInsertLSN(ctx)
-		return lsn.LSN(p), err == nil, err
-	case r.local && r.srcCF.State == pgcontrol.ShutDown:
-		dir := wal.NewDir(filepath.Join(r.opts.SourceDir, "pg_wal"), r.srcCF.WalSegSize, nil)
-		defer dir.Close()
-		rd, err := wal.NewReader(wal.ConfigFor(r.srcCF, dir, r.tgtHist))
-		if err != nil {
-			return 0, false, fmt.Errorf("read source WAL: %w", err)
-		}
-		rec, err := rd.ReadRecord(ctx, r.srcCF.CheckPoint)
-		if err != nil {
-			return 0, false, fmt.Errorf("could not read WAL record at %s of the source: %w", r.srcCF.CheckPoint, err)
-		}
-		return rec.EndLSN, true, nil
-	}
-	return 0, false, nil
 }
 
 // targetEndOfWAL is where the target's WAL ends: the end of its latest
