@@ -24,7 +24,8 @@ type Conf struct {
 	Path string `yaml:"path"`
 	// Set maps setting names to values: strings, numbers or booleans
 	// (written on/off). Values equal in meaning to the current ones, such as
-	// 5432 and '5432', change nothing.
+	// 5432 and '5432', change nothing. Passwords in connection strings are
+	// masked in diffs.
 	Set map[string]any `yaml:"set"`
 	// Unset lists settings whose active lines are removed.
 	Unset []string `yaml:"unset"`
@@ -87,7 +88,8 @@ func (c *Conf) Run(ctx context.Context, t *runbook.Target) (runbook.Outcome, err
 		out.Msg = "created with " + strings.Join(changedKeys, ", ")
 	}
 	if t.Diff {
-		out.Diffs = []runbook.FileDiff{{Path: c.Path, Before: string(before), After: string(after)}}
+		// Diffs are printed; connection strings' passwords are masked.
+		out.Diffs = maskDiffs([]runbook.FileDiff{{Path: c.Path, Before: string(before), After: string(after)}}, c.secrets())
 	}
 	if t.Check {
 		return out, nil
@@ -131,4 +133,16 @@ func (c *Conf) edit(text []byte) ([]byte, []string, error) {
 		}
 	}
 	return f.Render(), changed, nil
+}
+
+// secrets are the passwords in the values being set, which diffs hide even
+// where no password= pattern reveals them.
+func (c *Conf) secrets() []string {
+	var out []string
+	for _, v := range c.Set {
+		if s, ok := v.(string); ok {
+			out = append(out, passwords(s)...)
+		}
+	}
+	return out
 }

@@ -134,6 +134,24 @@ func TestConf(t *testing.T) {
 			},
 		},
 		{
+			name: "passwords masked in the diff, not in the file",
+			setup: func(t *testing.T, d string) {
+				mustWrite(t, conf(d), "primary_conninfo = 'host=a password=old'\n", 0o600)
+			},
+			action: func(d string) runbook.Action {
+				return &Conf{Path: conf(d), Set: map[string]any{"primary_conninfo": "host=b password='n e w'"}}
+			},
+			changed: true,
+			diffs: func(d string) []runbook.FileDiff {
+				return []runbook.FileDiff{{Path: conf(d), Before: "primary_conninfo = 'host=a password=********'\n", After: "primary_conninfo = 'host=b password=********'\n"}}
+			},
+			verify: func(t *testing.T, d string) {
+				if got := mustRead(t, conf(d)); got != "primary_conninfo = 'host=b password=''n e w'''\n" {
+					t.Errorf("file holds %q", got)
+				}
+			},
+		},
+		{
 			name:    "unreadable file is an error naming it",
 			become:  true,
 			setup:   func(t *testing.T, d string) { mustWrite(t, conf(d), "port = 1\n", 0o600) },
