@@ -123,6 +123,7 @@ func TestPgStopIntegration(t *testing.T) {
 	if out.Changed || out.Msg != "already shut down, no postmaster running" {
 		t.Errorf("second stop: %+v", out)
 	}
+	assertStateFallback(t, ctx, c.DataDir)
 
 	// A crashed node, marked as a standby to prove the signal file is
 	// moved aside for single-user mode and put back.
@@ -183,6 +184,24 @@ func TestPgStopIntegration(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(c.DataDir, "standby.signal")); err != nil {
 		t.Errorf("standby.signal not put back: %v", err)
+	}
+}
+
+// assertStateFallback checks that pg_controldata, used for majors whose
+// pg_control layout is not checked, reads the same state as our parser.
+func assertStateFallback(t *testing.T, ctx context.Context, pgdata string) {
+	t.Helper()
+	tg := target("postgres", false, false)
+	ours, err := (&dataDir{Path: pgdata, Major: 15, BinDir: pgBin}).state(ctx, tg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	theirs, err := (&dataDir{Path: pgdata, Major: 99, BinDir: pgBin}).state(ctx, tg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ours != theirs || ours.State != "shut down" || ours.WalMinimal {
+		t.Errorf("state from pg_control %+v, from pg_controldata %+v", ours, theirs)
 	}
 }
 
