@@ -22,6 +22,7 @@ deps:
 	command -v sudo >/dev/null 2>&1 || missing="$$missing sudo"; \
 	command -v ip >/dev/null 2>&1 || missing="$$missing iproute2"; \
 	test -x $(PGBIN)/postgres || missing="$$missing postgresql-15"; \
+	command -v vagrant >/dev/null 2>&1 || missing="$$missing vagrant"; \
 	if [ -n "$$missing" ]; then \
 		echo "installing:$$missing"; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
