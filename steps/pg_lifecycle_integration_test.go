@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/pgrunbook/pgrunbook/engine/pgcontrol"
 	"github.com/pgrunbook/pgrunbook/runbook"
 	"github.com/pgrunbook/pgrunbook/testenv/pgcluster"
@@ -104,8 +106,23 @@ func TestPgStopIntegration(t *testing.T) {
 	}
 	stop := &PgStop{PGData: c.DataDir, Timeout: Duration(30 * time.Second)}
 
+	// A client that stays connected holds a smart shutdown up: after
+	// the timeout the step stops fast.
+	client, err := pgx.Connect(ctx, c.ConnString("postgres"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer client.Close(context.Background())
+	out := runStep(t, ctx, &PgStop{PGData: c.DataDir, Mode: "smart", Timeout: Duration(time.Second)}, false)
+	if !out.Changed || out.Msg != "smart stop did not finish within 1s; stopped (fast)" {
+		t.Errorf("smart stop with a client connected: %+v", out)
+	}
+	if err := c.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+
 	// A running server: check says what it would do and leaves it running.
-	out := runStep(t, ctx, stop, true)
+	out = runStep(t, ctx, stop, true)
 	if !out.Changed || !strings.Contains(out.Msg, "would stop") || !isRunning(t, ctx, c) {
 		t.Fatalf("check run on a running server: %+v, running=%v", out, isRunning(t, ctx, c))
 	}

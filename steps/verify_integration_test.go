@@ -138,6 +138,12 @@ func TestRejoinStepsIntegration(t *testing.T) {
 	if strings.Contains(all, verifyPassword) {
 		t.Errorf("password in verify output: %s", all)
 	}
+	// Under --check the same failures are reported, not raised: the
+	// earlier steps of the playbook changed nothing.
+	out, err = bad.Run(ctx, target("postgres", true, false))
+	if err != nil || !strings.HasPrefix(out.Msg, "4 of 9 checks fail now (under --check the earlier steps made no change): ") {
+		t.Errorf("check-mode verify: %+v, %v", out, err)
+	}
 	if err := node.Exec(ctx, "postgres", "SELECT pg_wal_replay_resume()"); err != nil {
 		t.Fatal(err)
 	}
