@@ -2,8 +2,8 @@ package steps
 
 import "github.com/pgrunbook/pgrunbook/runbook"
 
-// Kinds returns the generic built-in step kinds, each with a fresh-parameter
-// constructor for the parser.
+// Kinds returns every built-in step kind, generic and PostgreSQL, each
+// with a fresh-parameter constructor for the parser.
 func Kinds() []*runbook.Kind {
 	return []*runbook.Kind{
 		{Name: "command", New: func() runbook.Action { return new(Command) }, Scalar: "cmd"},
