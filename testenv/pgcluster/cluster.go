@@ -47,6 +47,15 @@ func Init(ctx context.Context, opts Options) (*Cluster, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := c.initdb(ctx, opts); err != nil {
+		c.discard()
+		return nil, err
+	}
+	return c, nil
+}
+
+// initdb runs initdb and writes our configuration.
+func (c *Cluster) initdb(ctx context.Context, opts Options) error {
 	args := []string{"-D", c.DataDir, "--auth=trust", "--no-sync", "--locale=C", "--encoding=UTF8", "--username=" + Superuser}
 	if opts.Checksums {
 		args = append(args, "--data-checksums")
@@ -55,12 +64,9 @@ func Init(ctx context.Context, opts Options) (*Cluster, error) {
 		args = append(args, "--allow-group-access")
 	}
 	if _, err := c.run(ctx, c.Bin("initdb"), args...); err != nil {
-		return nil, fmt.Errorf("init cluster %s: %w", c.Name, err)
+		return fmt.Errorf("init cluster %s: %w", c.Name, err)
 	}
-	if err := c.AppendConf(baseConf(c, opts)...); err != nil {
-		return nil, err
-	}
-	return c, nil
+	return c.AppendConf(baseConf(c, opts)...)
 }
 
 // newCluster lays out the directories of a cluster that does not exist yet.
@@ -130,4 +136,12 @@ func (c *Cluster) prepareSocketDir() error {
 		}
 	}
 	return mkdirOwned(c.SocketDir, 0o700)
+}
+
+// discard removes what a cluster that failed to come into being made
+// outside its Dir (a short socket directory); Dir itself is the caller's.
+func (c *Cluster) discard() {
+	if c.ownedSocket != "" {
+		_ = os.RemoveAll(c.ownedSocket)
+	}
 }

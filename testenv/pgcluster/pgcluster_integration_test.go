@@ -230,3 +230,35 @@ func TestBaseBackupTablespace(t *testing.T) {
 		t.Fatalf("standby tablespace at %s, want it under %s/tblspc", got, standby.Dir)
 	}
 }
+
+// TestLongDir checks the socket fallback: a unix socket path must fit in
+// 108 bytes, which deep test directories exceed.
+func TestLongDir(t *testing.T) {
+	t.Parallel()
+	if os.Geteuid() != 0 {
+		t.Skip("pgcluster integration tests run PostgreSQL as the postgres user and need root")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	dir := filepath.Join(t.TempDir(), strings.Repeat("deep", 25))
+	c, err := Init(ctx, Options{Dir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.HasPrefix(c.SocketDir, dir) || len(c.SocketDir) > maxSocketDir {
+		t.Fatalf("socket directory %s: want a short one outside %s", c.SocketDir, dir)
+	}
+	if err := c.Start(ctx); err != nil {
+		_ = c.Destroy(ctx)
+		t.Fatal(err)
+	}
+	if v, err := c.QueryValue(ctx, "postgres", "SELECT current_setting('unix_socket_directories')"); err != nil || v != c.SocketDir {
+		t.Errorf("unix_socket_directories = %q, %v; want %s", v, err, c.SocketDir)
+	}
+	if err := c.Destroy(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(c.SocketDir); !os.IsNotExist(err) {
+		t.Fatalf("Destroy left the socket directory %s (stat: %v)", c.SocketDir, err)
+	}
+}

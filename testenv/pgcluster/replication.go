@@ -24,25 +24,31 @@ func BaseBackup(ctx context.Context, primary *Cluster, opts Options) (*Cluster, 
 	if err != nil {
 		return nil, err
 	}
+	if err := c.baseBackup(ctx, primary, opts); err != nil {
+		c.discard()
+		return nil, err
+	}
+	return c, nil
+}
+
+// baseBackup copies primary into c's data directory and makes it a standby.
+func (c *Cluster) baseBackup(ctx context.Context, primary *Cluster, opts Options) error {
 	args := []string{"-D", c.DataDir, "-h", primary.SocketDir, "-p", fmt.Sprint(primary.Port), "-U", Superuser,
 		"-X", "stream", "-c", "fast", "--no-sync", "--no-manifest"}
 	mappings, err := c.tablespaceMappings(ctx, primary)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	args = append(args, mappings...)
 	if _, err = c.run(ctx, c.Bin("pg_basebackup"), args...); err != nil {
-		return nil, fmt.Errorf("base backup of %s into %s: %w", primary.Name, c.Name, err)
+		return fmt.Errorf("base backup of %s into %s: %w", primary.Name, c.Name, err)
 	}
 	lines := append(identityConf(c), archiveConf(opts)...)
 	lines = append(lines, opts.ExtraConf...)
 	if err := c.AppendConf(lines...); err != nil {
-		return nil, err
+		return err
 	}
-	if err := c.follow(primary); err != nil {
-		return nil, err
-	}
-	return c, nil
+	return c.follow(primary)
 }
 
 // tablespaceMappings are pg_basebackup's -T options that relocate each of
