@@ -267,6 +267,23 @@ func TestPgStartIntegration(t *testing.T) {
 		t.Errorf("second start: %+v", out)
 	}
 
+	// A crashed standby (pg_control "in archive recovery") is brought
+	// to a clean state on its own timeline and stays a standby.
+	crash(t, standby)
+	if st := controlState(t, standby.DataDir).State; st != pgcontrol.InArchiveRecovery {
+		t.Fatalf("crashed standby's state %v; want in archive recovery", st)
+	}
+	out = runStep(t, ctx, &PgStop{PGData: standby.DataDir}, false)
+	if !out.Changed || !strings.Contains(out.Msg, `crash-recovered in single-user mode (pg_control said "in archive recovery"; now "shut down" on timeline 1)`) {
+		t.Errorf("crashed standby: %+v", out)
+	}
+	if !standby.IsStandby() {
+		t.Error("standby.signal not put back")
+	}
+	if out := runStep(t, ctx, start, false); !out.Changed || !strings.HasSuffix(out.Msg, "(standby, in recovery)") {
+		t.Errorf("restart of the recovered standby: %+v", out)
+	}
+
 	// The primary is running but not in recovery: a standby start must
 	// say so rather than report success.
 	_, err := (&PgStart{PGData: primary.DataDir}).Run(ctx, target("postgres", false, false))
