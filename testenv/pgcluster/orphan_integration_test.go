@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"runtime"
 	"strconv"
 	"strings"
 	"syscall"
@@ -75,4 +76,33 @@ func orphanHelper(dir string) {
 	}
 	fmt.Printf("postmaster pid %s\n", strings.SplitN(string(b), "\n", 2)[0])
 	os.Exit(3)
+}
+
+// TestServerOutlivesLockedThread starts a server from a goroutine locked to
+// its OS thread, which Go discards when the goroutine ends: the server must
+// survive that, since only the process's death should stop it.
+func TestServerOutlivesLockedThread(t *testing.T) {
+	t.Parallel()
+	if os.Geteuid() != 0 {
+		t.Skip("pgcluster integration tests run PostgreSQL as the postgres user and need root")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	c, err := Init(ctx, Options{Dir: t.TempDir(), Name: "locked"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = c.Destroy(context.Background()) })
+	done := make(chan error)
+	go func() {
+		runtime.LockOSThread() // never unlocked: the thread exits with the goroutine
+		done <- c.Start(ctx)
+	}()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(500 * time.Millisecond)
+	if v, err := c.QueryValue(ctx, "postgres", "SELECT 1"); err != nil || v != "1" {
+		t.Fatalf("server gone after the starting thread exited: %q, %v", v, err)
+	}
 }

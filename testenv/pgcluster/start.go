@@ -65,7 +65,13 @@ func (c *Cluster) startOnce(ctx context.Context) error {
 	}
 	cmd.Stdout, cmd.Stderr = log, log
 	cmd.SysProcAttr.Pdeathsig = syscall.SIGQUIT
-	err = cmd.Start()
+	// The parent-death signal follows the thread that forked, not the
+	// process. A fresh goroutine never runs on a thread the caller locked
+	// with LockOSThread (which Go discards when that goroutine ends, and
+	// the server with it); unlocked threads live as long as the process.
+	started := make(chan error, 1)
+	go func() { started <- cmd.Start() }()
+	err = <-started
 	log.Close()
 	if err != nil {
 		return fmt.Errorf("start %s: %w", c.Name, err)
