@@ -12,6 +12,8 @@ import (
 	"github.com/pgrunbook/pgrunbook/steps/pgconf"
 )
 
+var _ runbook.Validator = (*PgConf)(nil)
+
 // PgConf writes a node's own identity (port, cluster_name,
 // archive_command, ...) into its postgresql.conf. A rewind copies the new
 // primary's configuration files over the old primary's, so after it these

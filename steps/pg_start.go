@@ -12,6 +12,8 @@ import (
 	"github.com/pgrunbook/pgrunbook/runbook/transport"
 )
 
+var _ runbook.Validator = (*PgStart)(nil)
+
 // PgStart starts the server of a data directory and waits until it accepts
 // connections and, for a standby, is in recovery.
 //

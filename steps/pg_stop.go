@@ -12,6 +12,8 @@ import (
 	"github.com/pgrunbook/pgrunbook/runbook/transport"
 )
 
+var _ runbook.Validator = (*PgStop)(nil)
+
 // PgStop leaves a data directory cleanly shut down, which a rewind and a
 // restart as standby both need.
 //

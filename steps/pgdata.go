@@ -144,7 +144,7 @@ func (d *dataDir) pidFile(ctx context.Context, t *runbook.Target) (*postmasterPI
 }
 
 // signalFiles are the files that put a server into recovery at start. The
-// crash recovery of pg_stop moves them aside (see pgStop.crashRecover).
+// crash recovery of pg_stop moves them aside (see PgStop.crashRecover).
 func (d *dataDir) signalFiles() []string {
 	if d.Major < 12 {
 		return []string{"recovery.conf"}

@@ -11,6 +11,8 @@ import (
 	"github.com/pgrunbook/pgrunbook/steps/pgconf"
 )
 
+var _ runbook.Validator = (*Recovery)(nil)
+
 // Recovery configures a data directory to start as a streaming standby,
 // the way its PostgreSQL version expects (read from PG_VERSION).
 //

@@ -14,6 +14,8 @@ import (
 	"github.com/pgrunbook/pgrunbook/runbook"
 )
 
+var _ runbook.Validator = (*Verify)(nil)
+
 // Verify proves that a rejoined node is a healthy standby of the new
 // primary and holds the same data. It changes nothing (it is never
 // "changed"), and it reports every check, failed or not.
@@ -79,21 +81,25 @@ type SplitBrainObject struct {
 
 // check is the result of one verification.
 type check struct {
-	Name   string `json:"name"`
-	OK     bool   `json:"ok"`
-	Detail string `json:"detail"`
+	Name   string
+	OK     bool
+	Detail string
 }
 
+// summary is the check's name and detail.
+func (c check) summary() string {
+	if c.Detail == "" {
+		return c.Name
+	}
+	return c.Name + ": " + c.Detail
+}
+
+// line is the check as an output line, its verdict first.
 func (c check) line() string {
-	s := "ok    "
-	if !c.OK {
-		s = "FAIL  "
+	if c.OK {
+		return "ok    " + c.summary()
 	}
-	s += c.Name
-	if c.Detail != "" {
-		s += ": " + c.Detail
-	}
-	return s
+	return "FAIL  " + c.summary()
 }
 
 // Validate checks the required parameters and the split-brain list.
@@ -150,7 +156,7 @@ func (v *Verify) Run(ctx context.Context, t *runbook.Target) (runbook.Outcome, e
 	for i, c := range r.checks {
 		facts[i] = map[string]any{"name": c.Name, "ok": c.OK, "detail": c.Detail}
 		if !c.OK {
-			failed = append(failed, c.line()[6:])
+			failed = append(failed, c.summary())
 		}
 	}
 	out := runbook.Outcome{Facts: map[string]any{"checks": facts}}

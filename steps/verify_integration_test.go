@@ -6,8 +6,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/pgrunbook/pgrunbook/runbook"
 )
 
 // verifyPassword is written in the primary's conninfo (the test clusters
@@ -88,10 +86,10 @@ func TestRejoinStepsIntegration(t *testing.T) {
 		"ok    split-brain table public.t2 absent",
 		"ok    split-brain view v2 absent in database app",
 		"ok    split-brain function public.ft absent",
-		"ok    same databases: 3 databases",
-		"ok    same tables in database app: 1 tables",
-		"ok    same tables in database postgres: 1 tables",
-		"ok    same tables in database template1: 0 tables",
+		"ok    same databases: 3 on both sides",
+		"ok    same tables in database app: 1 on both sides",
+		"ok    same tables in database postgres: 1 on both sides",
+		"ok    same tables in database template1: 0 on both sides",
 		"ok    same content app:My Schema.t-1: checksum ",
 		"ok    same content postgres:public.t1: checksum ",
 	}
@@ -170,5 +168,3 @@ func assertLines(t *testing.T, got, prefixes []string) {
 		}
 	}
 }
-
-var _ runbook.Action = (*Verify)(nil)

@@ -254,7 +254,7 @@ func diffLists(what string, primary, node []string) string {
 		}
 	}
 	if len(only) == 0 {
-		return fmt.Sprintf("%d %ss", len(primary), what)
+		return fmt.Sprintf("%d on both sides", len(primary))
 	}
 	sort.Strings(only)
 	return what + " " + strings.Join(only, ", ")
