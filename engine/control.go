@@ -24,7 +24,7 @@ func parseControl(b []byte, which string) (*pgcontrol.ControlFile, error) {
 	case err == nil:
 		return cf, nil
 	case errors.Is(err, layout.ErrUnchecked), errors.Is(err, layout.ErrUnknownMajor):
-		return nil, fmt.Errorf("%s: %s control file: %w", errIncompatible, which, err)
+		return nil, fmt.Errorf("%w: %s control file: %w", ErrIncompatible, which, err)
 	default:
 		return nil, fmt.Errorf("%s control file: %w", which, err)
 	}

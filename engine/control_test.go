@@ -34,7 +34,7 @@ func TestParseControlRefusesUncheckedMajors(t *testing.T) {
 			continue
 		}
 		_, err := parseControl(image(major), "target")
-		if !errors.Is(err, layout.ErrUnchecked) {
+		if !errors.Is(err, layout.ErrUnchecked) || !errors.Is(err, ErrIncompatible) {
 			t.Fatalf("major %d: got %v, want an unchecked-layout refusal", major, err)
 		}
 		if msg := err.Error(); !strings.HasPrefix(msg, errIncompatible) || !strings.Contains(msg, "engine: pg_rewind") {

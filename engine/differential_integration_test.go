@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"reflect"
 	"regexp"
 	"strings"
 	"testing"
@@ -87,6 +88,11 @@ func TestDifferential(t *testing.T) {
 
 	base := []string{"--debug", "--no-sync", "--source-pgdata", s.Standby.DataDir}
 	oracle := rewindtest.Rewinder{Path: rewindtest.DefaultBin}
+	before := snapshot(t, engineCopy)
+	dry := run(t, s, ours, append(base, "--target-pgdata", engineCopy, "--dry-run")...)
+	if after := snapshot(t, engineCopy); !reflect.DeepEqual(before, after) {
+		t.Fatalf("--dry-run changed the target\n%s", dry)
+	}
 	want := run(t, s, oracle, append(base, "--target-pgdata", s.Primary.DataDir)...)
 	got := run(t, s, ours, append(base, "--target-pgdata", engineCopy, "--report", report)...)
 
@@ -166,6 +172,30 @@ func lineWith(s, sub string) string {
 		}
 	}
 	return ""
+}
+
+// fileState is what a dry run must not change about a path.
+type fileState struct {
+	mode  fs.FileMode
+	size  int64
+	mtime int64
+}
+
+// snapshot records every path's mode, size and modification time.
+func snapshot(t *testing.T, root string) map[string]fileState {
+	t.Helper()
+	m := map[string]fileState{}
+	err := filepath.Walk(root, func(p string, info fs.FileInfo, err error) error {
+		if err != nil {
+			return err
+		}
+		m[p] = fileState{info.Mode(), info.Size(), info.ModTime().UnixNano()}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
 }
 
 // timeOfRun are the files whose content includes the time of the rewind.
