@@ -51,6 +51,10 @@ func (r *Rename) Run(ctx context.Context, t *runbook.Target) (runbook.Outcome, e
 	switch {
 	case !src.Exists && dest.Exists:
 		return runbook.Outcome{Msg: r.Dest + " exists and " + r.Src + " does not: already renamed"}, nil
+	case !src.Exists && t.Check:
+		// Under --check an earlier step that would create src has not
+		// run, so a missing src is a plan, not yet an error.
+		return runbook.Outcome{Changed: true, Msg: "would rename " + r.Src + " to " + r.Dest + " (" + r.Src + " does not exist yet: an earlier step must create it)"}, nil
 	case !src.Exists:
 		return runbook.Outcome{}, fmt.Errorf("rename %s: neither %s nor %s exists", r.Src, r.Src, r.Dest)
 	case dest.Exists && !r.Force:

@@ -1,7 +1,9 @@
 package steps
 
 import (
+	"context"
 	"os"
+	"strings"
 	"path/filepath"
 	"testing"
 
@@ -32,7 +34,6 @@ func TestRename(t *testing.T) {
 				return []runbook.FileDiff{{Path: filepath.Join(d, "recovery.done"), Before: "path " + filepath.Join(d, "recovery.done") + "\n", After: "path " + filepath.Join(d, "recovery.conf") + "\n"}}
 			}},
 		{name: "already done", setup: conf, action: rename(false)},
-		{name: "neither exists", action: rename(false), wantErr: "neither"},
 		{name: "both exist", setup: func(t *testing.T, d string) { done(t, d); conf(t, d) }, action: rename(false), wantErr: "both"},
 		{name: "both exist with force", setup: func(t *testing.T, d string) { done(t, d); conf(t, d) }, action: rename(true), changed: true, verify: moved},
 		{name: "become postgres", become: true, setup: func(t *testing.T, d string) {
@@ -42,4 +43,18 @@ func TestRename(t *testing.T) {
 			}
 		}, action: rename(false), changed: true, verify: moved},
 	})
+}
+
+// With neither path present a real run fails, but --check reports a plan:
+// an earlier step of the playbook may create src.
+func TestRenameNeitherExists(t *testing.T) {
+	d := t.TempDir()
+	r := &Rename{Src: filepath.Join(d, "recovery.done"), Dest: filepath.Join(d, "recovery.conf")}
+	out, err := r.Run(context.Background(), target("", true, false))
+	if err != nil || !out.Changed || !strings.Contains(out.Msg, "does not exist yet") {
+		t.Fatalf("check run = %+v, %v; want a planned rename that says src is missing", out, err)
+	}
+	if _, err := r.Run(context.Background(), target("", false, false)); err == nil || !strings.Contains(err.Error(), "neither") {
+		t.Fatalf("run error = %v, want one saying neither path exists", err)
+	}
 }
