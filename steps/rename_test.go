@@ -3,8 +3,8 @@ package steps
 import (
 	"context"
 	"os"
-	"strings"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/pgrunbook/pgrunbook/runbook"
