@@ -74,3 +74,28 @@ func TestSameTimelineAhead(t *testing.T) {
 		t.Fatalf("the engine should refuse a target forked without a promotion\n%s", res)
 	}
 }
+
+// TestSameTimelineRemote is the everyday same-timeline case: a standby that
+// was stopped while its primary went on needs no rewind. The engine must
+// agree, after actually comparing its WAL with the running primary's over
+// SQL (no "not comparing" note in the debug output).
+func TestSameTimelineRemote(t *testing.T) {
+	t.Parallel()
+	requireRoot(t)
+	ours := engineRewinder(t)
+	s := rewindtest.NewScenario(t, pgcluster.Options{})
+	ctx := s.Ctx
+	s.StartPrimary()
+	s.PrimarySQL("CREATE TABLE t (id int)")
+	s.CreateStandby(pgcluster.Options{})
+	s.PrimarySQL("INSERT INTO t SELECT generate_series(1, 1000)")
+	must(t, s.Primary.WaitForCatchup(ctx, s.Standby))
+	must(t, s.Standby.Stop(ctx, pgcluster.StopFast))
+	s.PrimarySQL("INSERT INTO t SELECT generate_series(1, 1000)")
+
+	res := run(t, s, ours, "--debug", "--no-sync", "--source-server", s.Primary.ConnString(rewindtest.RewindRole),
+		"--target-pgdata", s.Standby.DataDir)
+	if !strings.Contains(res.Stderr, "no rewind required") || strings.Contains(res.Stderr, "not comparing") {
+		t.Fatalf("a lagging standby needs no rewind, and its WAL should have been compared\n%s", res)
+	}
+}
