@@ -142,6 +142,16 @@ func TestPgStopIntegration(t *testing.T) {
 	}
 	assertStateFallback(t, ctx, c.DataDir)
 
+	// An immediate stop leaves no shutdown checkpoint: the step finishes
+	// the job with crash recovery.
+	if err := c.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	out = runStep(t, ctx, &PgStop{PGData: c.DataDir, Mode: "immediate"}, false)
+	if want := `stopped (immediate); crash-recovered in single-user mode (pg_control said "in production"; now "shut down" on timeline 1)`; out.Msg != want {
+		t.Errorf("immediate stop: %q; want %q", out.Msg, want)
+	}
+
 	// A crashed node, marked as a standby to prove the signal file is
 	// moved aside for single-user mode and put back.
 	if err := c.Start(ctx); err != nil {

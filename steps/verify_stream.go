@@ -42,13 +42,22 @@ func (r *verifyRun) checkReceiver(ctx context.Context, primaryTLI int64) {
 	default:
 		r.add(name, true, "from "+from)
 	}
+	src := ""
+	if st.TLI == 0 {
+		// No WAL received (yet): the timeline of the node's last
+		// restartpoint is the best it can tell.
+		var tli *int64
+		if err := r.node.QueryRow(ctx, "SELECT timeline_id::bigint FROM pg_control_checkpoint()").Scan(&tli); err == nil && tli != nil {
+			st.TLI, src = *tli, " (from the node's last restartpoint; it received no WAL)"
+		}
+	}
 	switch {
 	case st.TLI == 0:
 		r.add("same timeline as the primary", false, "unknown: the node received no WAL")
 	case st.TLI != primaryTLI:
-		r.add("same timeline as the primary", false, fmt.Sprintf("node receives timeline %d, primary is on %d", st.TLI, primaryTLI))
+		r.add("same timeline as the primary", false, fmt.Sprintf("node is on timeline %d, primary on %d%s", st.TLI, primaryTLI, src))
 	default:
-		r.add("same timeline as the primary", true, fmt.Sprintf("timeline %d", st.TLI))
+		r.add("same timeline as the primary", true, fmt.Sprintf("timeline %d%s", st.TLI, src))
 	}
 }
 
