@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/pgrunbook/pgrunbook/engine"
+	"github.com/pgrunbook/pgrunbook/engine/pgcontrol"
 	"github.com/pgrunbook/pgrunbook/engine/rewindtest"
 	"github.com/pgrunbook/pgrunbook/testenv/pgcluster"
 )
@@ -110,6 +111,7 @@ func TestDifferential(t *testing.T) {
 	}
 	t.Logf("file maps agree on %d lines", len(wantMap))
 	compareTrees(t, s.Primary.DataDir, engineCopy)
+	compareTimedFiles(t, s.Primary.DataDir, engineCopy)
 	checkReport(t, report, lineWith(want.Stderr, "servers diverged at WAL location"))
 
 	// Each copy must come up as a standby and reach the new primary's data.
@@ -246,6 +248,40 @@ func compareTrees(t *testing.T, a, b string) {
 		if _, ok := ta[rel]; !ok {
 			t.Errorf("%s: only in the copy rewound by the engine", rel)
 		}
+	}
+}
+
+// compareTimedFiles compares the two files that carry the time of the
+// run, with the time left out: pg_control field by field, backup_label
+// line by line.
+func compareTimedFiles(t *testing.T, a, b string) {
+	t.Helper()
+	control := func(dir string) []byte {
+		cf, err := pgcontrol.Read(filepath.Join(dir, "global", "pg_control"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		cf.Time = 0
+		return cf.Marshal()
+	}
+	if !bytes.Equal(control(a), control(b)) {
+		t.Errorf("global/pg_control differs beyond its time field")
+	}
+	label := func(dir string) string {
+		b, err := os.ReadFile(filepath.Join(dir, "backup_label"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var keep []string
+		for _, l := range strings.Split(string(b), "\n") {
+			if !strings.HasPrefix(l, "START TIME:") {
+				keep = append(keep, l)
+			}
+		}
+		return strings.Join(keep, "\n")
+	}
+	if la, lb := label(a), label(b); la != lb {
+		t.Errorf("backup_label differs:\n--- pg_rewind ---\n%s\n--- engine ---\n%s", la, lb)
 	}
 }
 
