@@ -37,17 +37,19 @@ var _ runbook.Validator = (*Verify)(nil)
 //     (after a tiny logical message on the primary, so an idle primary
 //     still proves replay moves; skipped under --check);
 //   - each split-brain object is absent on the node;
-//   - every user table of every connectable database has the same rows on
-//     both sides: `SELECT coalesce(sum(hashtext(t::text)), 0), count(*)`
-//     over the table, the seed's method. Unlogged and temporary tables are
-//     skipped, since a standby cannot read them. The comparison is exact
-//     only while the primary is quiet.
+//   - both have the same connectable databases (template0 aside) and the
+//     same user tables in each;
+//   - every such table has the same rows on both sides:
+//     `SELECT coalesce(sum(hashtext(t::text)), 0), count(*)` over the
+//     table, the seed's method. Unlogged and temporary tables are skipped,
+//     since a standby cannot read them. The comparison is exact only while
+//     the primary is quiet.
 //
 // Each wait (receiver, replay) is bounded by timeout. Under --check the
 // checks look once without waiting, and failures are reported in the
 // message rather than failing the step, because the steps before verify
-// changed nothing. The checks are the
-// fact "checks" (name, ok, detail) and live output lines.
+// changed nothing. The checks are the fact "checks" (a list of name, ok,
+// detail) and live output lines ("ok    ..." or "FAIL  ...").
 type Verify struct {
 	// PGData is the node's data directory, used to find its port when
 	// Local is not given.
