@@ -32,6 +32,7 @@
 //	008_min_recovery_point  TestMinRecoveryPoint (remote, three nodes)
 //	009_growing_files       TestGrowingFiles (local)
 //	010_keep_recycled_wals  TestKeepRecycledWAL (local)
+//	(none; beyond 15's)     TestTablespace (local, remote; per-node absolute tablespace paths)
 //	(none; seed notes)      TestPreconditions (different systems; no checksums nor wal_log_hints)
 //	seed (shared/seed)      TestSeedFailure (remote; the "could not find previous WAL
 //	                        record" failure, then fixed by -c or by staging the archive)
