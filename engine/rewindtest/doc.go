@@ -16,6 +16,11 @@
 //	chmod 755 /usr/local/bin/pg_rewind-pgrunbook
 //	PGRUNBOOK_REWIND_BIN=/usr/local/bin/pg_rewind-pgrunbook go test ./engine/rewindtest
 //
+// A plain `go test ./engine/rewindtest` does both: TestEngineScenarios
+// builds cmd/pgrunbook, puts such a wrapper in front of it and re-runs the
+// package with PGRUNBOOK_REWIND_BIN set, so oracle and engine share every
+// scenario and every assertion.
+//
 // The binary runs as the OS user postgres (pg_rewind refuses root), so it
 // and every directory above it must be readable and searchable by postgres.
 //
