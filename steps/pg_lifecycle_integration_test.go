@@ -99,6 +99,7 @@ func crash(t *testing.T, c *pgcluster.Cluster) {
 }
 
 func TestPgStopIntegration(t *testing.T) {
+	t.Parallel() // own clusters, own ports and directories
 	ctx := context.Background()
 	c := newPrimary(t, ctx)
 	if err := c.Exec(ctx, "postgres", "CREATE TABLE t AS SELECT generate_series(1, 1000) AS a"); err != nil {
@@ -255,6 +256,7 @@ func TestPgStopErrors(t *testing.T) {
 }
 
 func TestPgStartIntegration(t *testing.T) {
+	t.Parallel() // own clusters, own ports and directories
 	ctx := context.Background()
 	primary := newPrimary(t, ctx)
 	standby := newStandby(t, ctx, primary)

@@ -17,6 +17,7 @@ import (
 // pg_start and verify rejoin pg1 as a standby of pg2, and a second pass of
 // the steps after the rewind changes nothing.
 func TestRejoinSplitBrainIntegration(t *testing.T) {
+	t.Parallel() // own clusters, own ports and directories
 	ctx := context.Background()
 	pg1 := newPrimary(t, ctx)
 	pg2 := newStandby(t, ctx, pg1)

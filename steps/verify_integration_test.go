@@ -18,6 +18,7 @@ const verifyPassword = "Verify-s3cret"
 // makes verify fail on purpose: a split-brain object still present and a
 // table that differs because the node stopped replaying.
 func TestRejoinStepsIntegration(t *testing.T) {
+	t.Parallel() // own clusters, own ports and directories
 	ctx := context.Background()
 	primary := newPrimary(t, ctx)
 	for _, q := range []string{
