@@ -1,0 +1,183 @@
+package transport
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/pgrunbook/pgrunbook/testenv"
+)
+
+// labHosts is the number of lab hosts the lab benchmarks run on side by
+// side, as the executor does with -f 4.
+const labHosts = 4
+
+// labBench is a lab with a warm connection to each host.
+type labBench struct {
+	conns []*sshConn
+	// sshdPIDs are the hosts' listening sshds: everything a session costs
+	// on a host is spent in their descendants.
+	sshdPIDs []int
+}
+
+// dialLab brings up a lab of labHosts hosts and returns a warm connection
+// to each.
+func dialLab(b *testing.B) *labBench {
+	b.Helper()
+	lab := testenv.ForTest(b, testenv.Spec{Hosts: labHosts})
+	lb := &labBench{}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	conns := make([]*sshConn, len(lab.Hosts))
+	for i, h := range lab.Hosts {
+		c, err := DialSSH(ctx, SSHConfig{
+			Name: h.Name, Addr: h.SSHAddr(), User: testenv.LoginUser,
+			KeyFiles: []string{lab.Key}, KnownHosts: []string{lab.KnownHosts},
+		})
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(func() { c.Close() })
+		conns[i] = c.(*sshConn)
+		pidText, err := os.ReadFile(filepath.Join(h.Dirs.Root, "sshd.pid"))
+		if err != nil {
+			b.Fatal(err)
+		}
+		pid, err := strconv.Atoi(strings.TrimSpace(string(pidText)))
+		if err != nil {
+			b.Fatal(err)
+		}
+		lb.sshdPIDs = append(lb.sshdPIDs, pid)
+	}
+	lb.conns = conns
+	return lb
+}
+
+// serverCPU returns the CPU time spent so far by the sessions of the lab's
+// sshds: the live descendants of each listener (the per-connection
+// monitor and its unprivileged child) with the children they reaped (every
+// session's shell and commands). Per command it does not depend on how
+// loaded the machine is, unlike the wall time.
+func (lb *labBench) serverCPU() time.Duration {
+	type proc struct{ ppid, ticks int }
+	procs := map[int]proc{}
+	dirs, _ := filepath.Glob("/proc/[0-9]*/stat")
+	for _, d := range dirs {
+		text, err := os.ReadFile(d)
+		if err != nil {
+			continue
+		}
+		// Fields after the command name: state ppid ... utime(14)
+		// stime(15) cutime(16) cstime(17), counted from the pid.
+		s := string(text)
+		i := strings.LastIndexByte(s, ')')
+		if i < 0 {
+			continue
+		}
+		pid, _ := strconv.Atoi(strings.Fields(s[:i])[0])
+		f := strings.Fields(s[i+1:])
+		if len(f) < 15 {
+			continue
+		}
+		ppid, _ := strconv.Atoi(f[1])
+		ticks := 0
+		for _, k := range []int{11, 12, 13, 14} {
+			n, _ := strconv.Atoi(f[k])
+			ticks += n
+		}
+		procs[pid] = proc{ppid, ticks}
+	}
+	roots := map[int]bool{}
+	for _, p := range lb.sshdPIDs {
+		roots[p] = true
+	}
+	total := 0
+	for _, p := range procs {
+		for q := p.ppid; q > 1; q = procs[q].ppid {
+			if roots[q] {
+				total += p.ticks
+				break
+			}
+		}
+	}
+	// USER_HZ is 100 on Linux.
+	return time.Duration(total) * 10 * time.Millisecond
+}
+
+// clientCPU returns the CPU time this process has spent so far.
+func clientCPU() time.Duration {
+	var ru syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// runOnAll calls fn b.N times on every connection, the connections side by
+// side, and reports the wall time per call per host.
+func runOnAll(b *testing.B, lb *labBench, fn func(c *sshConn) error) {
+	b.Helper()
+	conns := lb.conns
+	// One warm-up call per host: page cache, sshd's first session.
+	for _, c := range conns {
+		if err := fn(c); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ResetTimer()
+	server, client := lb.serverCPU(), clientCPU()
+	start := time.Now()
+	var wg sync.WaitGroup
+	errs := make(chan error, len(conns))
+	for _, c := range conns {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; i < b.N; i++ {
+				if err := fn(c); err != nil {
+					errs <- err
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	elapsed := time.Since(start)
+	server, client = lb.serverCPU()-server, clientCPU()-client
+	b.StopTimer()
+	close(errs)
+	for err := range errs {
+		b.Fatal(err)
+	}
+	b.ReportMetric(float64(elapsed.Microseconds())/1000/float64(b.N), "ms/cmd/host")
+	cmds := float64(b.N * len(conns))
+	b.ReportMetric(float64(server.Microseconds())/1000/cmds, "server-cpu-ms/cmd")
+	b.ReportMetric(float64(client.Microseconds())/1000/cmds, "client-cpu-ms/cmd")
+}
+
+// BenchmarkLabSessionFloor is the floor under every step: a bare
+// x/crypto/ssh session running `true` (channel open, exec request, sshd
+// forking the login shell, exit status, close) on four lab hosts at once.
+func BenchmarkLabSessionFloor(b *testing.B) {
+	runOnAll(b, dialLab(b), func(c *sshConn) error {
+		s, err := c.client.NewSession()
+		if err != nil {
+			return err
+		}
+		defer s.Close()
+		return s.Run("true")
+	})
+}
+
+// BenchmarkLabExecNoop is what Exec adds on top of the floor: `true` run
+// through Exec (watchdog and all) on four lab hosts at once.
+func BenchmarkLabExecNoop(b *testing.B) {
+	runOnAll(b, dialLab(b), func(c *sshConn) error {
+		_, err := c.Exec(context.Background(), Command{Argv: []string{"true"}})
+		return err
+	})
+}
