@@ -17,6 +17,7 @@ import (
 var (
 	buildOnce    sync.Once
 	builtWrapper string
+	builtDir     string
 	buildErr     error
 )
 
@@ -32,6 +33,7 @@ func engineRewinder(t *testing.T) rewindtest.Rewinder {
 			buildErr = err
 			return
 		}
+		builtDir = dir
 		bin := filepath.Join(dir, "pgrunbook")
 		goTool := filepath.Join(runtime.GOROOT(), "bin", "go")
 		out, err := exec.CommandContext(context.Background(), goTool, "build", "-o", bin,
@@ -63,8 +65,8 @@ func engineRewinder(t *testing.T) rewindtest.Rewinder {
 // TestMain removes the built binary after the tests.
 func TestMain(m *testing.M) {
 	code := m.Run()
-	if builtWrapper != "" {
-		os.RemoveAll(filepath.Dir(builtWrapper))
+	if builtDir != "" {
+		os.RemoveAll(builtDir)
 	}
 	os.Exit(code)
 }
