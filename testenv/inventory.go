@@ -25,6 +25,17 @@ type (
 		User      string `yaml:"user"`
 		Bastion   string `yaml:"bastion,omitempty"`
 		RemoteDir string `yaml:"remote_dir,omitempty"`
+		inventoryPGHost `yaml:",inline"`
+	}
+	// inventoryPGHost are a database host's PostgreSQL variables, a
+	// convention the playbooks rely on (see postgres_inventory.go).
+	inventoryPGHost struct {
+		Cluster     string `yaml:"cluster,omitempty"`
+		PGData      string `yaml:"pgdata,omitempty"`
+		PGSocketDir string `yaml:"pg_socket_dir,omitempty"`
+		ArchiveDir  string `yaml:"archive_dir,omitempty"`
+		PassFile    string `yaml:"passfile,omitempty"`
+		NewPrimary  string `yaml:"new_primary,omitempty"`
 	}
 	inventoryGroup struct {
 		Hosts map[string]struct{} `yaml:"hosts"`
@@ -33,6 +44,14 @@ type (
 		SSHKey     string `yaml:"ssh_key"`
 		KnownHosts string `yaml:"known_hosts"`
 		RemoteDir  string `yaml:"remote_dir"`
+		inventoryPGVars `yaml:",inline"`
+	}
+	// inventoryPGVars are the PostgreSQL variables every host shares.
+	inventoryPGVars struct {
+		BinDir         string `yaml:"bin_dir,omitempty"`
+		PGPort         int    `yaml:"pg_port,omitempty"`
+		RewindUser     string `yaml:"rewind_user,omitempty"`
+		RewindPassword string `yaml:"rewind_password,omitempty"`
 	}
 )
 
@@ -61,6 +80,9 @@ func (l *Lab) inventoryYAML() ([]byte, error) {
 	if b := l.Bastion; b != nil {
 		inv.All.Hosts[b.Name] = inventoryHost{Address: b.Address, Port: b.Port, User: LoginUser}
 		inv.All.Children[BastionGroup] = inventoryGroup{Hosts: map[string]struct{}{b.Name: {}}}
+	}
+	if l.Postgres {
+		l.addPGInventory(&inv)
 	}
 	var b bytes.Buffer
 	fmt.Fprintf(&b, "# Inventory of pgrunbook lab %s, written by `pgrunbook lab up`; regenerated on every up.\n", l.Name)

@@ -43,6 +43,16 @@ type Lab struct {
 	OwnerStart uint64 `json:"owner_start,omitempty"`
 	// Slots are the subnet numbers K the lab holds.
 	Slots []int `json:"slots"`
+	// Postgres says the database hosts run PostgreSQL (Spec.Postgres).
+	Postgres bool `json:"postgres,omitempty"`
+	// Clusters are the lab's PostgreSQL clusters, in order; empty without
+	// Postgres.
+	Clusters []*Cluster `json:"clusters,omitempty"`
+
+	// rewindPassword is the rewind role's password, known only to the
+	// process that brought the lab up: it goes into the inventory and the
+	// passfiles, never into lab.json.
+	rewindPassword string
 }
 
 // Host is one lab host: a network namespace with an address and an sshd.
@@ -60,6 +70,9 @@ type Host struct {
 	// Veth is the host's end of its link as seen from the bridge's side
 	// (root namespace, or the bastion's namespace behind a bastion).
 	Veth string `json:"veth"`
+	// Cluster names the PostgreSQL cluster the host belongs to; empty
+	// without Postgres and for the bastion.
+	Cluster string `json:"cluster,omitempty"`
 }
 
 // HostDirs are one host's directories. All lab hosts share this machine's
@@ -82,6 +95,11 @@ type HostDirs struct {
 	// pgrunbook binary (world-writable with the sticky bit, like /tmp,
 	// because the login user uploads and postgres runs and writes reports).
 	RemoteDir string `json:"remote_dir"`
+	// PassFile is the libpq password file of the host's postgres user
+	// (owned by postgres, 0600), holding the rewind role's password; a
+	// conninfo names it with passfile=, since all hosts share one
+	// ~postgres/.pgpass. Empty without Postgres.
+	PassFile string `json:"pass_file,omitempty"`
 }
 
 // Host returns the host called name (a database host or the bastion), or

@@ -65,6 +65,9 @@ func layout(spec Spec, slots []int) *Lab {
 		h := newHost(spec.Name, name, st, slotAddr(hostSlot, firstHostNum+i), vethName(spec.Name, i+1), bastion)
 		l.Hosts = append(l.Hosts, h)
 	}
+	if spec.Postgres {
+		l.layoutPostgres(spec.Clusters)
+	}
 	return l
 }
 

@@ -35,6 +35,14 @@ type Spec struct {
 	// StateDir holds the lab's generated files; empty means
 	// BaseDir/<Name>.
 	StateDir string
+	// Postgres gives every database host a PostgreSQL 15 cluster, running
+	// inside the host's namespace: the first host of each cluster is its
+	// primary, the others are streaming standbys (see postgres.go).
+	Postgres bool
+	// Clusters is the number of independent PostgreSQL clusters the
+	// database hosts are split into, in order and as evenly as possible
+	// (pg1,pg2 -> a; pg3,pg4 -> b). Zero means 1; it needs Postgres.
+	Clusters int
 	// OwnerPID, when non-zero, marks the lab as belonging to that process:
 	// once the process is gone, any later Up may tear the lab down. ForTest
 	// sets it, so labs of crashed test binaries do not pile up.
@@ -79,6 +87,9 @@ func (s Spec) normalize() (Spec, error) {
 			return s, fmt.Errorf("lab %s: host name %q is the bastion's", s.Name, h)
 		}
 		seen[h] = true
+	}
+	if err := s.normalizeClusters(); err != nil {
+		return s, err
 	}
 	if s.StateDir == "" {
 		s.StateDir = DefaultStateDir(s.Name)

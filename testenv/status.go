@@ -32,6 +32,15 @@ type HostStatus struct {
 	NamespaceUp bool
 	// SSHDPID is the pid of the host's listening sshd, 0 when none runs.
 	SSHDPID int
+	// Cluster is the PostgreSQL cluster of a database host; empty without
+	// Postgres.
+	Cluster string
+	// PGRole is the role of the host's PostgreSQL server now, "primary" or
+	// "standby": asked of the server when it runs, read from its data
+	// directory (standby.signal) when it does not; empty without Postgres.
+	PGRole string
+	// PGUp says the host's PostgreSQL server runs and answers.
+	PGUp bool
 }
 
 // SSHDAlive reports whether the host's sshd runs.
@@ -52,10 +61,15 @@ func (l *Lab) Status(ctx context.Context) (Status, error) {
 			role = BastionName
 		}
 		_, err := os.Stat(netnsPath(h.Namespace))
-		st.Hosts = append(st.Hosts, HostStatus{
+		hs := HostStatus{
 			Name: h.Name, Role: role, Address: h.Address, Port: h.Port, Namespace: h.Namespace,
 			NamespaceUp: err == nil, SSHDPID: sshdPID(h),
-		})
+		}
+		if l.Postgres && h != l.Bastion {
+			hs.Cluster = h.Cluster
+			hs.PGRole, hs.PGUp = l.pgStatus(ctx, h)
+		}
+		st.Hosts = append(st.Hosts, hs)
 	}
 	return st, nil
 }

@@ -38,6 +38,9 @@ func (l *Lab) downLocked(ctx context.Context) error {
 	var errs []error
 	// sshd first and politely, by its pid file, so its log says why it
 	// stopped; purgeNetwork then removes whatever else runs in there.
+	if err := l.stopPostgres(ctx); err != nil {
+		errs = append(errs, err)
+	}
 	for _, h := range l.allHosts() {
 		if err := stopSSHD(ctx, h); err != nil {
 			errs = append(errs, err)
@@ -158,7 +161,7 @@ func waitGone(ctx context.Context, pids []int, d time.Duration) bool {
 // writes; only these are ever removed, so a state directory given by hand
 // never loses anything else.
 var stateFiles = []string{
-	"hosts", "remote", "inventory.yml", "id_ed25519", "id_ed25519.pub",
+	"hosts", "remote", "archive", "inventory.yml", "id_ed25519", "id_ed25519.pub",
 	"known_hosts", "authorized_keys", "ssh_config", stateFileName,
 }
 

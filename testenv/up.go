@@ -61,6 +61,11 @@ func Up(ctx context.Context, spec Spec) (*Lab, error) {
 	}
 	l := layout(spec, slots)
 	l.OwnerPID, l.OwnerStart = owner.OwnerPID, owner.OwnerStart
+	if l.Postgres {
+		if l.rewindPassword, err = newPassword(); err != nil {
+			return nil, fmt.Errorf("lab %s up: %w", spec.Name, err)
+		}
+	}
 	if err := l.build(ctx); err != nil {
 		if derr := l.downLocked(context.WithoutCancel(ctx)); derr != nil {
 			err = errors.Join(err, derr)
@@ -89,6 +94,9 @@ func (l *Lab) build(ctx context.Context) error {
 		if err := startSSHD(ctx, h); err != nil {
 			return err
 		}
+	}
+	if l.Postgres {
+		return l.startPostgres(ctx)
 	}
 	return nil
 }
@@ -186,6 +194,9 @@ func (l *Lab) writeFiles() error {
 				{h.Dirs.ArchiveDir, 0o700, pg},
 				{h.Dirs.RemoteDir, 0o777 | os.ModeSticky, login},
 			} {
+				if d.path == h.Dirs.DataDir && l.Postgres {
+					continue // initdb and pg_basebackup make it, and want it absent
+				}
 				if err := mkdirOwned(d.path, d.mode, d.own); err != nil {
 					return err
 				}
@@ -207,7 +218,11 @@ func (l *Lab) writeFiles() error {
 	if err != nil {
 		return err
 	}
-	if err := writeFileAtomic(l.Inventory, inv, 0o644); err != nil {
+	invMode := os.FileMode(0o644)
+	if l.Postgres {
+		invMode = 0o600 // it holds rewind_password
+	}
+	if err := writeFileAtomic(l.Inventory, inv, invMode); err != nil {
 		return err
 	}
 	return writeFileAtomic(l.SSHConfig, []byte(l.sshConfigText()), 0o644)
