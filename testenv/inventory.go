@@ -20,11 +20,11 @@ type (
 		Vars     inventoryVars             `yaml:"vars"`
 	}
 	inventoryHost struct {
-		Address   string `yaml:"address"`
-		Port      int    `yaml:"port"`
-		User      string `yaml:"user"`
-		Bastion   string `yaml:"bastion,omitempty"`
-		RemoteDir string `yaml:"remote_dir,omitempty"`
+		Address         string `yaml:"address"`
+		Port            int    `yaml:"port"`
+		User            string `yaml:"user"`
+		Bastion         string `yaml:"bastion,omitempty"`
+		RemoteDir       string `yaml:"remote_dir,omitempty"`
 		inventoryPGHost `yaml:",inline"`
 	}
 	// inventoryPGHost are a database host's PostgreSQL variables, a
@@ -41,9 +41,9 @@ type (
 		Hosts map[string]struct{} `yaml:"hosts"`
 	}
 	inventoryVars struct {
-		SSHKey     string `yaml:"ssh_key"`
-		KnownHosts string `yaml:"known_hosts"`
-		RemoteDir  string `yaml:"remote_dir"`
+		SSHKey          string `yaml:"ssh_key"`
+		KnownHosts      string `yaml:"known_hosts"`
+		RemoteDir       string `yaml:"remote_dir"`
 		inventoryPGVars `yaml:",inline"`
 	}
 	// inventoryPGVars are the PostgreSQL variables every host shares.

@@ -36,11 +36,13 @@ func (l *Lab) Down(ctx context.Context) error {
 
 func (l *Lab) downLocked(ctx context.Context) error {
 	var errs []error
-	// sshd first and politely, by its pid file, so its log says why it
-	// stopped; purgeNetwork then removes whatever else runs in there.
+	// PostgreSQL first, with pg_ctl: a SIGTERM from purgeNetwork would
+	// be a smart shutdown that waits for its clients.
 	if err := l.stopPostgres(ctx); err != nil {
 		errs = append(errs, err)
 	}
+	// sshd next and politely, by its pid file, so its log says why it
+	// stopped; purgeNetwork then removes whatever else runs in there.
 	for _, h := range l.allHosts() {
 		if err := stopSSHD(ctx, h); err != nil {
 			errs = append(errs, err)
