@@ -30,6 +30,8 @@ type Cluster struct {
 	// NetNS is the network namespace the server runs in ("" for this
 	// process's own).
 	NetNS string
+	// Detached servers outlive this process (see Options.Detached).
+	Detached bool
 
 	portChosen  bool   // the port was picked by us, so Start may pick another
 	ownedSocket string // a socket directory we created outside Dir
@@ -88,6 +90,7 @@ func newCluster(opts Options) (*Cluster, error) {
 		LogFile:         filepath.Join(dir, "postgres.log"),
 		BinDir:          opts.binDir(),
 		NetNS:           opts.NetNS,
+		Detached:        opts.Detached,
 	}
 	if c.Name == "" {
 		c.Name = filepath.Base(dir)

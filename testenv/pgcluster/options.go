@@ -36,6 +36,12 @@ type Options struct {
 	// SQL from this package still works: it goes through the unix socket,
 	// which lives in the file system, not in the namespace.
 	NetNS string
+	// Detached starts the server with pg_ctl so that it outlives this
+	// process, as a lab brought up by one command and used by the next
+	// needs. By default a server dies with the process that started it,
+	// so a test binary killed by its timeout leaves none behind. Servers
+	// in a network namespace are always detached.
+	Detached bool
 	// BinDir holds initdb, pg_ctl and friends; empty means DefaultBinDir.
 	BinDir string
 	// Checksums runs initdb with --data-checksums.

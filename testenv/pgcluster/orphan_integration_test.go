@@ -19,6 +19,9 @@ import (
 // without any cleanup, as a test binary killed by -timeout does.
 const orphanHelperEnv = "PGCLUSTER_ORPHAN_HELPER_DIR"
 
+// detachedEnv, when set too, makes the helper's server Detached.
+const detachedEnv = "PGCLUSTER_ORPHAN_HELPER_DETACHED"
+
 func TestServerDiesWithTestProcess(t *testing.T) {
 	if dir := os.Getenv(orphanHelperEnv); dir != "" {
 		orphanHelper(dir)
@@ -28,40 +31,76 @@ func TestServerDiesWithTestProcess(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Skip("pgcluster integration tests run PostgreSQL as the postgres user and need root")
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	dir := t.TempDir()
+	tests := []struct {
+		name     string
+		detached bool
+	}{
+		{"attached dies", false},
+		{"detached survives", true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			defer cancel()
+			dir := t.TempDir()
+			pid := runOrphanHelper(t, ctx, dir, tt.detached)
+			if tt.detached {
+				defer func() {
+					_ = syscall.Kill(pid, syscall.SIGQUIT)
+					waitGone(pid, 10*time.Second)
+				}()
+			}
+			gone := waitGone(pid, 5*time.Second)
+			if gone == tt.detached {
+				t.Fatalf("postmaster %d of a dead test process: gone = %v, want %v", pid, gone, !tt.detached)
+			}
+		})
+	}
+}
+
+// runOrphanHelper runs this test binary as the orphan helper and returns
+// the PID of the postmaster it left.
+func runOrphanHelper(t *testing.T, ctx context.Context, dir string, detached bool) int {
+	t.Helper()
 	cmd := exec.CommandContext(ctx, os.Args[0], "-test.run=^TestServerDiesWithTestProcess$", "-test.count=1")
 	cmd.Env = append(os.Environ(), orphanHelperEnv+"="+dir)
+	if detached {
+		cmd.Env = append(cmd.Env, detachedEnv+"=1")
+	}
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	err := cmd.Run()
 	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 3 {
 		t.Fatalf("helper: %v, want exit 3\n%s", err, out.String())
 	}
-	var pid int
 	for _, line := range strings.Split(out.String(), "\n") {
 		if v, ok := strings.CutPrefix(line, "postmaster pid "); ok {
-			pid, _ = strconv.Atoi(v)
+			if pid, err := strconv.Atoi(v); err == nil {
+				return pid
+			}
 		}
 	}
-	if pid == 0 {
-		t.Fatalf("helper printed no postmaster pid\n%s", out.String())
-	}
-	deadline := time.Now().Add(20 * time.Second)
+	t.Fatalf("helper printed no postmaster pid\n%s", out.String())
+	return 0
+}
+
+// waitGone reports whether process pid ends within d.
+func waitGone(pid int, d time.Duration) bool {
+	deadline := time.Now().Add(d)
 	for syscall.Kill(pid, 0) == nil {
 		if time.Now().After(deadline) {
-			_ = syscall.Kill(pid, syscall.SIGQUIT)
-			t.Fatalf("postmaster %d still runs 20s after its test process died", pid)
+			return false
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+	return true
 }
 
 // orphanHelper starts a server and exits abruptly with status 3.
 func orphanHelper(dir string) {
 	ctx := context.Background()
-	c, err := Init(ctx, Options{Dir: dir, Name: "orphan"})
+	c, err := Init(ctx, Options{Dir: dir, Name: "orphan", Detached: os.Getenv(detachedEnv) != ""})
 	if err == nil {
 		err = c.Start(ctx)
 	}

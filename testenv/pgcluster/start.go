@@ -22,11 +22,12 @@ const startWait = 60 * time.Second
 // accepts them once it reached consistency). When the port was picked by
 // FreePort and someone else took it meanwhile, Start picks another.
 //
-// The postmaster is this process's child, not pg_ctl's, and is told to shut
-// down immediately (SIGQUIT) when this process dies, so that a test binary
-// killed by its timeout leaves no servers behind. In a network namespace
-// (Options.NetNS) that guard is lost, because nsenter's switch to postgres
-// clears it, and the server is started with pg_ctl instead.
+// Unless the cluster is Detached, the postmaster is this process's child,
+// not pg_ctl's, and is told to shut down immediately (SIGQUIT) when this
+// process dies, so that a test binary killed by its timeout leaves no
+// servers behind. Detached servers, and those in a network namespace (where
+// nsenter's switch to postgres would clear that signal anyway), are started
+// with pg_ctl and outlive this process.
 func (c *Cluster) Start(ctx context.Context) error {
 	for attempt := 0; ; attempt++ {
 		logStart := fileSize(c.LogFile)
@@ -46,7 +47,7 @@ func (c *Cluster) Start(ctx context.Context) error {
 }
 
 func (c *Cluster) startOnce(ctx context.Context) error {
-	if c.NetNS != "" {
+	if c.NetNS != "" || c.Detached {
 		_, err := c.run(ctx, c.Bin("pg_ctl"), "start", "-D", c.DataDir, "-l", c.LogFile, "-w", "-t", startTimeout)
 		if err != nil {
 			return fmt.Errorf("start %s: %w%s", c.Name, err, c.logTail())
