@@ -52,12 +52,14 @@ func (localConn) Exec(ctx context.Context, cmd Command) (Result, error) {
 	go func() { defer wg.Done(); res.Stdout, outErr = drainLines(stdout, cmd.Stdout) }()
 	go func() { defer wg.Done(); res.Stderr, errErr = drainLines(stderr, cmd.Stderr) }()
 	stdinFailed := make(chan error, 1)
-	go func() {
-		r := &errReader{r: cmd.Stdin}
-		if err := writeFramed(stdin, r); err != nil && r.err != nil {
-			stdinFailed <- r.err
-		}
-	}()
+	if cmd.Stdin != nil {
+		go func() {
+			r := &errReader{r: cmd.Stdin}
+			if err := writeFramed(stdin, r); err != nil && r.err != nil {
+				stdinFailed <- r.err
+			}
+		}()
+	}
 	drained := make(chan struct{})
 	go func() { wg.Wait(); close(drained) }()
 

@@ -6,9 +6,8 @@ import (
 )
 
 func TestShellLine(t *testing.T) {
-	wrapped := func(program string) string {
-		return Quote(strings.Replace(strings.Replace(watchdog, "%s", Quote(watchdogLoop), 1), "%s", program, 1))
-	}
+	plain := func(program string) string { return strings.Replace(watchdog, "%s", program, 1) }
+	withStdin := func(program string) string { return strings.Replace(watchdogStdin, "%s", program, 1) }
 	tests := []struct {
 		name      string
 		cmd       Command
@@ -17,19 +16,21 @@ func TestShellLine(t *testing.T) {
 		wantErr   string
 	}{
 		{name: "argv", cmd: Command{Argv: []string{"pg_ctl", "-D", "/my data", "status"}},
-			want: "exec sh -c " + wrapped("pg_ctl -D '/my data' status")},
+			want: plain("pg_ctl -D '/my data' status")},
 		{name: "script", cmd: Command{Script: "echo $HOME"},
-			want: "exec sh -c " + wrapped(`sh -c 'echo $HOME'`)},
+			want: plain(`sh -c 'echo $HOME'`)},
+		{name: "stdin", cmd: Command{Argv: []string{"cat"}, Stdin: strings.NewReader("")},
+			want: withStdin("cat")},
 		{name: "dir", cmd: Command{Argv: []string{"ls"}, Dir: "/var/lib/it's"},
-			want: `cd '/var/lib/it'\''s' && exec sh -c ` + wrapped("ls")},
-		{name: "env on line", cmd: Command{Argv: []string{"env"}, Env: map[string]string{"B": "2 3", "A": "1"}}, envOnLine: true,
-			want: "exec env -- 'A=1' 'B=2 3' sh -c " + wrapped("env")},
+			want: "cd '/var/lib/it'\\''s' || exit\n" + plain("ls")},
+		{name: "env on line", cmd: Command{Argv: []string{"env"}, Env: map[string]string{"B": "2 3", "A": "1", "C": ""}}, envOnLine: true,
+			want: plain("A=1 B='2 3' C='' env")},
 		{name: "env passed by setenv", cmd: Command{Argv: []string{"env"}, Env: map[string]string{"A": "1"}},
-			want: "exec sh -c " + wrapped("env")},
+			want: plain("env")},
 		{name: "become", cmd: Command{Argv: []string{"id"}, Become: "postgres"},
-			want: "cd / && exec sudo -n -u postgres -- sh -c " + wrapped("id")},
-		{name: "become dir env", cmd: Command{Argv: []string{"id"}, Become: "postgres", Dir: "/pg", Env: map[string]string{"PGDATA": "/pg"}}, envOnLine: true,
-			want: "cd / && exec sudo -n -u postgres -- env -- 'PGDATA=/pg' sh -c " + Quote("cd /pg || exit 1\n"+strings.Replace(strings.Replace(watchdog, "%s", Quote(watchdogLoop), 1), "%s", "id", 1))},
+			want: "cd / && exec sudo -n -u postgres -- sh -c " + Quote(plain("id"))},
+		{name: "become dir env stdin", cmd: Command{Argv: []string{"id"}, Become: "postgres", Dir: "/pg", Env: map[string]string{"PGDATA": "/pg"}, Stdin: strings.NewReader("")}, envOnLine: true,
+			want: "cd / && exec sudo -n -u postgres -- sh -c " + Quote("cd /pg || exit 1\n"+withStdin("PGDATA=/pg id"))},
 		{name: "both argv and script", cmd: Command{Argv: []string{"id"}, Script: "id"}, wantErr: "both argv and script"},
 		{name: "neither", cmd: Command{}, wantErr: "neither argv nor script"},
 		{name: "bad env name", cmd: Command{Argv: []string{"id"}, Env: map[string]string{"A B": "1"}}, wantErr: `invalid environment variable name "A B"`},

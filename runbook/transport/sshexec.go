@@ -61,12 +61,14 @@ func (c *sshConn) Exec(ctx context.Context, cmd Command) (Result, error) {
 	go func() { defer wg.Done(); res.Stdout, outErr = drainLines(stdout, cmd.Stdout) }()
 	go func() { defer wg.Done(); res.Stderr, errErr = drainLines(stderr, cmd.Stderr) }()
 	stdinFailed := make(chan error, 1)
-	go func() {
-		r := &errReader{r: cmd.Stdin}
-		if err := writeFramed(stdin, r); err != nil && r.err != nil {
-			stdinFailed <- r.err
-		}
-	}()
+	if cmd.Stdin != nil {
+		go func() {
+			r := &errReader{r: cmd.Stdin}
+			if err := writeFramed(stdin, r); err != nil && r.err != nil {
+				stdinFailed <- r.err
+			}
+		}()
+	}
 	waited := make(chan error, 1)
 	go func() { waited <- sess.Wait() }()
 
