@@ -43,9 +43,12 @@
 // Closing an SSH channel does not stop the remote process, and a signal sent
 // over SSH does not reach a command under sudo. Every command therefore runs
 // under a small sh watchdog (see shellLine) that owns the channel's stdin:
-// stdin data is sent to it framed, and when stdin reaches EOF (the channel
-// is gone: cancelled, or the connection lost) while the command still runs,
-// it kills the command's process group as the command's own user. The local
+// when stdin reaches EOF (the channel is gone: cancelled, or the connection
+// lost) while the command still runs, it kills the command's process group
+// as the command's own user. The client never closes stdin itself; a
+// command's own Stdin is sent to the watchdog framed. The watchdog is made
+// of shell builtins in the login shell's own process and one forked
+// subshell, so a step costs about what a bare SSH session does. The local
 // transport uses the same command line, and also signals the group.
 //
 // # Environment and secrets
@@ -53,6 +56,7 @@
 // Command.Env is passed with SSH setenv requests when sshd accepts them
 // (AcceptEnv) and the command does not use become; otherwise, and always
 // under sudo (which resets the environment), it goes on the command line as
-// `env -- K=V`, where other users of the host can read it in the process
-// list. Until secrets get their own channel, pass them on Stdin.
+// `K=V` assignments in front of the command, where other users of the host
+// can read it in the process list. Until secrets get their own channel,
+// pass them on Stdin.
 package transport
