@@ -177,7 +177,9 @@ func (s *PgStop) pgCtlStop(ctx context.Context, t *runbook.Target, d *dataDir, m
 func (s *PgStop) crashRecover(ctx context.Context, t *runbook.Target, d *dataDir, before clusterState) (msg string, err error) {
 	moved, err := s.moveAside(ctx, t, d)
 	if err != nil {
-		return "", err
+		// Some files may have moved before the failure: put them back.
+		_, rerr := s.restoreAside(context.WithoutCancel(ctx), t, d)
+		return "", errors.Join(err, rerr)
 	}
 	defer func() {
 		if len(moved) == 0 {
