@@ -34,6 +34,9 @@ func newRootCmd() *cobra.Command {
 		Short:         "Rejoin a failed-over PostgreSQL primary as a standby, by playbook",
 		SilenceUsage:  true,
 		SilenceErrors: true,
+		// The CLI is the one DESIGN.md fixes; shell completion can come
+		// when someone asks for it.
+		CompletionOptions: cobra.CompletionOptions{DisableDefaultCmd: true},
 	}
 	root.AddCommand(newVersionCmd())
 	for _, add := range subcommands {
