@@ -122,6 +122,22 @@ func TestVagrantInventory(t *testing.T) {
 	if want := []string{"pg1", "pg2", "pg3"}; !slices.Equal(names, want) {
 		t.Fatalf("group %s = %v, want %v", DBGroup, names, want)
 	}
+	for group, want := range map[string][]string{OldPrimaryGroup: {"pg1"}, PrimariesGroup: {"pg1"}, StandbysGroup: {"pg2", "pg3"}} {
+		hs, err := inv.Match(group)
+		if err != nil {
+			t.Fatalf("match group %s: %v", group, err)
+		}
+		var got []string
+		for _, h := range hs {
+			got = append(got, h.Name)
+		}
+		if !slices.Equal(got, want) {
+			t.Errorf("group %s = %v, want %v", group, got, want)
+		}
+	}
+	if got := inv.HostVars(inv.Hosts["pg1"], nil, nil)["new_primary"]; got != "pg2" {
+		t.Errorf("pg1: new_primary = %v, want pg2", got)
+	}
 	for _, h := range db {
 		vars := inv.HostVars(h, nil, nil)
 		for _, c := range []struct {
@@ -136,6 +152,11 @@ func TestVagrantInventory(t *testing.T) {
 			{"remote_dir", "/var/lib/pgrunbook/remote"},
 			{"pgdata", "/var/lib/postgresql/15/main"},
 			{"config_file", "/etc/postgresql/15/main/postgresql.conf"},
+			// The lab's PostgreSQL conventions, which drill.yml relies on.
+			{"bin_dir", PGBinDir},
+			{"pg_port", PGPort},
+			{"pg_socket_dir", "/var/run/postgresql"},
+			{"cluster", "a"},
 		} {
 			if got := vars[c.name]; fmt.Sprint(got) != fmt.Sprint(c.want) {
 				t.Errorf("host %s: %s = %v, want %v", h.Name, c.name, got, c.want)

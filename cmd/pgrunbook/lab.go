@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"text/tabwriter"
 
@@ -31,14 +32,18 @@ func (o *labOptions) register(cmd *cobra.Command) {
 // labUpOptions are the flags of `lab up`.
 type labUpOptions struct {
 	labOptions
-	Hosts   int
-	Bastion bool
+	Hosts    int
+	Bastion  bool
+	Postgres bool
+	Clusters int
 }
 
 func (o *labUpOptions) register(cmd *cobra.Command) {
 	o.labOptions.register(cmd)
 	cmd.Flags().IntVar(&o.Hosts, "hosts", 3, "number of database hosts (pg1..pgN)")
 	cmd.Flags().BoolVar(&o.Bastion, "bastion", false, "put the database hosts behind a bastion host")
+	cmd.Flags().BoolVar(&o.Postgres, "postgres", false, "run PostgreSQL 15 on the database hosts: per cluster, a primary and streaming standbys")
+	cmd.Flags().IntVar(&o.Clusters, "clusters", 1, "with --postgres: split the database hosts into N independent clusters")
 }
 
 const labExitCodes = `
@@ -108,7 +113,17 @@ func runLabUp(ctx context.Context, opts labUpOptions, w io.Writer) error {
 	if opts.Hosts < 1 || opts.Hosts > testenv.MaxHosts {
 		return withCode(2, fmt.Errorf("lab up: --hosts %d: want 1 to %d", opts.Hosts, testenv.MaxHosts))
 	}
-	lab, err := testenv.Up(ctx, testenv.Spec{Name: opts.Name, Hosts: opts.Hosts, Bastion: opts.Bastion, StateDir: opts.StateDir})
+	if opts.Clusters != 1 && !opts.Postgres {
+		return withCode(2, fmt.Errorf("lab up: --clusters %d needs --postgres", opts.Clusters))
+	}
+	if opts.Postgres && (opts.Clusters < 1 || opts.Clusters > opts.Hosts) {
+		return withCode(2, fmt.Errorf("lab up: --clusters %d: want 1 to --hosts (%d)", opts.Clusters, opts.Hosts))
+	}
+	spec := testenv.Spec{Name: opts.Name, Hosts: opts.Hosts, Bastion: opts.Bastion, StateDir: opts.StateDir}
+	if opts.Postgres {
+		spec.Postgres, spec.Clusters = true, opts.Clusters
+	}
+	lab, err := testenv.Up(ctx, spec)
 	if err != nil {
 		return labFailed(ctx, err)
 	}
@@ -192,7 +207,12 @@ func printLabStatus(w io.Writer, st testenv.Status) {
 	tw.Flush()
 	fmt.Fprintln(w)
 	tw = tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "HOST\tROLE\tADDRESS\tNAMESPACE\tSSHD")
+	pg := slices.ContainsFunc(st.Hosts, func(h testenv.HostStatus) bool { return h.Cluster != "" })
+	header := "HOST\tROLE\tADDRESS\tNAMESPACE\tSSHD"
+	if pg {
+		header += "\tCLUSTER\tPOSTGRES"
+	}
+	fmt.Fprintln(tw, header)
 	for _, h := range st.Hosts {
 		sshd := "down"
 		switch {
@@ -201,7 +221,25 @@ func printLabStatus(w io.Writer, st testenv.Status) {
 		case h.SSHDAlive():
 			sshd = fmt.Sprintf("up (pid %d)", h.SSHDPID)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s:%d\t%s\t%s\n", h.Name, h.Role, h.Address, h.Port, h.Namespace, sshd)
+		fmt.Fprintf(tw, "%s\t%s\t%s:%d\t%s\t%s", h.Name, h.Role, h.Address, h.Port, h.Namespace, sshd)
+		if pg {
+			fmt.Fprintf(tw, "\t%s\t%s", h.Cluster, pgColumn(h))
+		}
+		fmt.Fprintln(tw)
 	}
 	tw.Flush()
+}
+
+// pgColumn says what a host's PostgreSQL is: its role now (or, when it is
+// down, the role its data directory would start in) and whether it runs.
+func pgColumn(h testenv.HostStatus) string {
+	switch {
+	case h.Cluster == "":
+		return "-"
+	case h.PGRole == "":
+		return "no cluster"
+	case h.PGUp:
+		return h.PGRole + ", up"
+	}
+	return h.PGRole + ", down"
 }
