@@ -113,10 +113,11 @@ func runLabUp(ctx context.Context, opts labUpOptions, w io.Writer) error {
 	if opts.Hosts < 1 || opts.Hosts > testenv.MaxHosts {
 		return withCode(2, fmt.Errorf("lab up: --hosts %d: want 1 to %d", opts.Hosts, testenv.MaxHosts))
 	}
-	if opts.Clusters != 1 && !opts.Postgres {
+	// Zero is the default (one cluster), as in testenv.Spec.
+	if opts.Clusters > 1 && !opts.Postgres {
 		return withCode(2, fmt.Errorf("lab up: --clusters %d needs --postgres", opts.Clusters))
 	}
-	if opts.Postgres && (opts.Clusters < 1 || opts.Clusters > opts.Hosts) {
+	if opts.Postgres && (opts.Clusters < 0 || opts.Clusters > opts.Hosts) {
 		return withCode(2, fmt.Errorf("lab up: --clusters %d: want 1 to --hosts (%d)", opts.Clusters, opts.Hosts))
 	}
 	spec := testenv.Spec{Name: opts.Name, Hosts: opts.Hosts, Bastion: opts.Bastion, StateDir: opts.StateDir}
