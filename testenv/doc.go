@@ -57,6 +57,36 @@
 // All hosts share this machine's filesystem; each host's directories are
 // under its own hosts/NAME/ so that clusters do not collide.
 //
+// With Spec.Postgres every database host runs PostgreSQL 15 as the OS user
+// postgres, inside its own namespace (package pgcluster does the work):
+// on port 5432 of its lab address and 127.0.0.1, with its own unix socket
+// directory (hosts/NAME/sock) and data directory (hosts/NAME/pg/data,
+// server log beside it). The hosts are split into Spec.Clusters clusters
+// (a, b, ...; pg1,pg2 -> a and pg3,pg4 -> b for four hosts and two
+// clusters): the first host of each is its primary, the others are
+// pg_basebackup clones streaming from it over the lab network, so that a
+// partition cuts them off. Every cluster has data checksums,
+// full_page_writes, wal_keep_size 64MB, and archives into (and restores
+// from) one archive shared by its hosts, archive/<cluster>, as real
+// clusters share archive storage. The role rewind (LOGIN REPLICATION, the
+// four EXECUTE grants a pg_rewind source needs, CONNECT) has a random
+// password; pg_hba.conf asks the lab's subnet for it (scram-sha-256), and
+// each host's passfile (hosts/NAME/pgpass, named with passfile= in a
+// conninfo) holds it. The standbys stream as rewind. Each primary has the
+// seed runbook's tables t1, tbl and test, with rows.
+//
+// The inventory of such a lab follows a convention the playbooks rely on:
+// host vars pgdata, pg_socket_dir, archive_dir, cluster, passfile and, on
+// each primary, new_primary (the inventory name of the standby that
+// playbooks/drill.yml promotes); all.vars bin_dir, pg_port, rewind_user
+// and rewind_password (so the inventory is 0600); groups db, primaries,
+// standbys and old_primary (the primaries, which the drill demotes).
+// Status reports each server's role and whether it is up; Down stops
+// every server before it removes the namespaces.
+//
+//	pgrunbook lab up --name demo --hosts 4 --clusters 2 --postgres --bastion
+//	pgrunbook run playbooks/drill.yml -i /var/lib/pgrunbook/lab/demo/inventory.yml
+//
 // Up adds one route to the root namespace and leaves it there:
 // 10.77.0.0/16 unreachable, below every lab's /24, so that a packet for a
 // lab address never follows the default route off this machine.
