@@ -83,13 +83,15 @@ type HostDirs struct {
 	// (sshd_config, host key, pid file, log) live there.
 	Root string `json:"root"`
 	// DataDir is the PGDATA of the host's cluster (empty, owned by
-	// postgres, 0700).
+	// postgres, 0700). With Spec.Postgres it is <root>/pg/data and holds
+	// the running cluster.
 	DataDir string `json:"data_dir"`
 	// SocketDir is the cluster's unix_socket_directories (owned by
 	// postgres).
 	SocketDir string `json:"socket_dir"`
 	// ArchiveDir is where the host's cluster archives WAL (owned by
-	// postgres).
+	// postgres). With Spec.Postgres it is the archive the host shares with
+	// the other hosts of its cluster, <state>/archive/<cluster>.
 	ArchiveDir string `json:"archive_dir"`
 	// RemoteDir is the host's remote_dir, where the executor uploads the
 	// pgrunbook binary (world-writable with the sticky bit, like /tmp,
