@@ -6,6 +6,7 @@ import (
 	"io"
 	"strconv"
 	"strings"
+	"sync"
 )
 
 // frameSize is the largest stdin frame sent to the watchdog; it matches the
@@ -39,6 +40,12 @@ func writeFramed(w io.Writer, r io.Reader) error {
 	return err
 }
 
+// readBufs recycles drainLines' read buffers: every command drains two
+// streams, and most print nothing, so allocating and zeroing two fresh
+// packet-sized buffers per command was a visible part of a step's client
+// CPU.
+var readBufs = sync.Pool{New: func() any { b := make([]byte, frameSize); return &b }}
+
 // drainLines reads r to its end, calls fn (when set) with each line as it
 // arrives, without its newline, and returns everything read. A last line
 // without a newline is passed to fn too. Reading never stops early, even
@@ -47,7 +54,9 @@ func writeFramed(w io.Writer, r io.Reader) error {
 func drainLines(r io.Reader, fn func(line string)) (string, error) {
 	var all strings.Builder
 	var partial []byte
-	buf := make([]byte, frameSize)
+	bp := readBufs.Get().(*[]byte)
+	defer readBufs.Put(bp)
+	buf := *bp
 	for {
 		n, err := r.Read(buf)
 		if n > 0 {
