@@ -18,6 +18,7 @@ func Kinds() []*runbook.Kind {
 		{Name: "pg_conf", New: func() runbook.Action { return new(PgConf) }},
 		{Name: "recovery", New: func() runbook.Action { return new(Recovery) }},
 		{Name: "verify", New: func() runbook.Action { return new(Verify) }},
+		{Name: "wal_stage", New: func() runbook.Action { return new(WALStage) }}, {Name: "rewind", New: func() runbook.Action { return new(Rewind) }},
 	}
 }
 

@@ -19,11 +19,13 @@ func TestKindsDecode(t *testing.T) {
 		"sql":     `{conninfo: "host=127.0.0.1", query: "SELECT $1", args: [1], changed: false}`,
 
 		// The PostgreSQL kinds.
-		"pg_stop":  `{pgdata: /d, mode: smart, timeout: 30s, bin_dir: /b, config_file: /etc/pg.conf}`,
-		"pg_start": `{pgdata: /d, timeout: 30, bin_dir: /b, log_file: /l, options: "-p 5433", standby: true, database: postgres}`,
-		"pg_conf":  `{pgdata: /d, file: postgresql.conf, set: {port: 1922}, unset: [restore_command], override_auto: false}`,
-		"recovery": `{pgdata: /d, primary_conninfo: "host=a", restore_command: "cp /a/%f %p", primary_slot_name: s, recovery_target_timeline: latest}`,
-		"verify":   `{pgdata: /d, primary: "host=a", local: "host=b", timeout: 10s, tables: [t1, "app:s.t2"], split_brain: [{kind: table, name: public.t2, db: app}]}`,
+		"pg_stop":   `{pgdata: /d, mode: smart, timeout: 30s, bin_dir: /b, config_file: /etc/pg.conf}`,
+		"pg_start":  `{pgdata: /d, timeout: 30, bin_dir: /b, log_file: /l, options: "-p 5433", standby: true, database: postgres}`,
+		"pg_conf":   `{pgdata: /d, file: postgresql.conf, set: {port: 1922}, unset: [restore_command], override_auto: false}`,
+		"recovery":  `{pgdata: /d, primary_conninfo: "host=a", restore_command: "cp /a/%f %p", primary_slot_name: s, recovery_target_timeline: latest}`,
+		"verify":    `{pgdata: /d, primary: "host=a", local: "host=b", timeout: 10s, tables: [t1, "app:s.t2"], split_brain: [{kind: table, name: public.t2, db: app}]}`,
+		"wal_stage": `{pgdata: /d, archive_dir: /arch, source_server: "host=a", config_file: /c, report_dir: /r, engine_binary: /e}`,
+		"rewind":    `{pgdata: /d, source_server: "host=a", engine: pg_rewind, jobs: 2, config_file: /c, bin_dir: /b, write_recovery_conf: true, restore_target_wal: true, timeout: 10m, report_dir: /r, engine_binary: /e}`,
 	}
 	kinds := Kinds()
 	if len(kinds) != len(values) {
