@@ -60,8 +60,11 @@ func execCases() []execCase {
 }
 
 // runExecCases runs every execCase on conn.
-func runExecCases(t *testing.T, conn Conn) {
-	for _, tt := range execCases() {
+func runExecCases(t *testing.T, conn Conn) { runCases(t, conn, execCases()) }
+
+// runCases runs cases on conn.
+func runCases(t *testing.T, conn Conn, cases []execCase) {
+	for _, tt := range cases {
 		t.Run(tt.name, func(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 			defer cancel()

@@ -15,25 +15,29 @@ import (
 	"time"
 )
 
-// localConn runs commands on this machine with /bin/sh, through the same
+// localConn runs commands on this machine with a shell, through the same
 // command line as SSH (so become is `sudo -n -u` here too).
-type localConn struct{}
+type localConn struct {
+	// shell runs the command line, as a login shell does for sshd; tests
+	// run the lines under bash too, a common login shell.
+	shell string
+}
 
 // NewLocal returns a Conn to this machine. It is what tests and a run on
 // the database host itself use; its behaviour (shell line, become, output
 // lines, cancellation, atomic upload) matches the SSH transport.
-func NewLocal() Conn { return localConn{} }
+func NewLocal() Conn { return localConn{shell: "/bin/sh"} }
 
-// Exec runs cmd with /bin/sh in its own process group. Cancelling ctx
+// Exec runs cmd with the shell (/bin/sh) in its own process group. Cancelling ctx
 // closes the watchdog's stdin (which kills the command, whichever user it
 // runs as) and signals the group: SIGTERM, then SIGKILL after stopGrace.
-func (localConn) Exec(ctx context.Context, cmd Command) (Result, error) {
+func (c localConn) Exec(ctx context.Context, cmd Command) (Result, error) {
 	name := commandName(cmd)
 	line, err := shellLine(cmd, true)
 	if err != nil {
 		return Result{}, err
 	}
-	proc := exec.Command("/bin/sh", "-c", line)
+	proc := exec.Command(c.shell, "-c", line)
 	proc.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	stdin, err1 := proc.StdinPipe()
 	stdout, err2 := proc.StdoutPipe()
