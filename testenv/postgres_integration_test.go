@@ -122,10 +122,14 @@ func checkRewindRole(t *testing.T, ctx context.Context, lab *Lab) {
 	t.Helper()
 	for _, c := range lab.Clusters {
 		for _, s := range c.Standbys {
-			p, h := lab.Host(c.Primary), lab.Host(s)
+			p := lab.Host(c.Primary)
 			base := fmt.Sprintf("host=%s port=%d user=%s dbname=postgres connect_timeout=5", p.Address, PGPort, RewindRole)
+			conninfo, err := lab.RewindConninfo(s, c.Primary)
+			if err != nil {
+				t.Fatal(err)
+			}
 			// The four functions pg_rewind calls, as the rewind role.
-			got, err := psqlFrom(ctx, lab, s, base+" passfile="+h.Dirs.PassFile,
+			got, err := psqlFrom(ctx, lab, s, conninfo+" connect_timeout=5",
 				"SELECT count(*) > 0, (SELECT size FROM pg_stat_file('global/pg_control', false)), length(pg_read_binary_file('global/pg_control')), length(pg_read_binary_file('global/pg_control', 0, 16, false))")
 			if err != nil || got != "t|8192|8192|16" {
 				t.Errorf("%s -> %s as rewind with the passfile: %v: %q", s, c.Primary, err, got)
@@ -152,6 +156,14 @@ func checkRewindRole(t *testing.T, ctx context.Context, lab *Lab) {
 		}
 		if lab.rewindPassword == "" || bytes.Contains(logb, []byte(lab.rewindPassword)) {
 			t.Errorf("cluster %s: the rewind password is empty or in the server log", c.Name)
+		}
+		// A lab opened from its record finds the password in a passfile.
+		opened, err := Open(ctx, lab.Name, lab.StateDir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if pw, err := opened.RewindPassword(); err != nil || pw != lab.rewindPassword {
+			t.Errorf("RewindPassword of the opened lab: %v, or not the lab's", err)
 		}
 	}
 }
