@@ -101,11 +101,17 @@ func checkDrilled(t *testing.T, ctx context.Context, lab *testenv.Lab, c *testen
 		t.Errorf("%s: last checkpoint %s is not past the divergence %s: no split brain", oldp.Name, ckpt, fork)
 	}
 
-	var n int
+	n, xids := -1, []string(nil)
 	for _, line := range out {
 		if m := splitLine.FindStringSubmatch(line); m != nil {
 			n, _ = strconv.Atoi(m[1])
 		}
+		if x, ok := strings.CutPrefix(line, "split brain xids: "); ok {
+			xids = strings.Fields(x)
+		}
+	}
+	if len(xids) != n {
+		t.Errorf("%s: %d transactions counted, %d xids listed", oldp.Name, n, len(xids))
 	}
 	// t2, v2, ft, the t1 update and five inserts: nine at least
 	// (autovacuum may commit more).
