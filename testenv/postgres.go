@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"golang.org/x/sync/errgroup"
@@ -200,6 +201,12 @@ func (l *Lab) stopPostgres(ctx context.Context) error {
 		}
 		if err := c.Stop(ctx, pgcluster.StopImmediate); err != nil {
 			errs = append(errs, err)
+		}
+	}
+	// Socket directories moved out of a deep state directory.
+	if base := shortSocketBase(l.Name); slices.ContainsFunc(l.Hosts, func(h *Host) bool { return filepath.Dir(h.Dirs.SocketDir) == base }) {
+		if err := os.RemoveAll(base); err != nil {
+			errs = append(errs, fmt.Errorf("remove socket directories %s: %w", base, err))
 		}
 	}
 	return errors.Join(errs...)

@@ -271,9 +271,15 @@ func downLeavesNoServer(t *testing.T, ctx context.Context, lab *Lab) {
 
 func TestLabPostgres(t *testing.T) {
 	t.Parallel()
-	lab := ForTest(t, Spec{Hosts: 3, Postgres: true})
+	// A state directory too deep for hosts/NAME/sock/.s.PGSQL.5432.
+	deep := filepath.Join(t.TempDir(), strings.Repeat("d", 80))
+	lab := ForTest(t, Spec{Hosts: 3, Postgres: true, StateDir: deep})
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
+	sockets := filepath.Dir(lab.Hosts[0].Dirs.SocketDir)
+	if strings.HasPrefix(sockets, deep) {
+		t.Fatalf("socket directory %s is in the deep state directory", lab.Hosts[0].Dirs.SocketDir)
+	}
 	if len(lab.Clusters) != 1 || lab.Clusters[0].Primary != "pg1" || !slices.Equal(lab.Clusters[0].Standbys, []string{"pg2", "pg3"}) {
 		t.Fatalf("clusters %+v, want a: pg1 + pg2, pg3", lab.Clusters[0])
 	}
@@ -302,6 +308,9 @@ func TestLabPostgres(t *testing.T) {
 		t.Fatal(err)
 	}
 	downLeavesNoServer(t, ctx, lab)
+	if _, err := os.Stat(sockets); !os.IsNotExist(err) {
+		t.Errorf("socket directories %s left after Down: %v", sockets, err)
+	}
 }
 
 func TestLabPostgresTwoClustersBastion(t *testing.T) {

@@ -2,6 +2,7 @@ package testenv
 
 import (
 	"fmt"
+	"os"
 	"path/filepath"
 )
 
@@ -78,7 +79,7 @@ func (l *Lab) Cluster(name string) *Cluster {
 // default; s.Hosts is already set.
 func (s *Spec) normalizeClusters() error {
 	if !s.Postgres {
-		if s.Clusters > 1 {
+		if s.Clusters != 0 && s.Clusters != 1 {
 			return fmt.Errorf("lab %s: %d clusters without Postgres", s.Name, s.Clusters)
 		}
 		return nil
@@ -123,11 +124,26 @@ func (l *Lab) layoutPostgres(n int) {
 			h.Dirs.DataDir = filepath.Join(h.pgDir(), "data")
 			h.Dirs.ArchiveDir = c.ArchiveDir
 			h.Dirs.PassFile = filepath.Join(h.Dirs.Root, "pgpass")
+			if len(h.Dirs.SocketDir)+len(socketFileName) > maxSocketPath {
+				h.Dirs.SocketDir = filepath.Join(shortSocketBase(l.Name), h.Name)
+			}
 		}
 		next += size
 		l.Clusters = append(l.Clusters, c)
 	}
 }
+
+// A unix socket's path must fit sun_path (108 bytes with its NUL); deep
+// state directories (t.TempDir() of a long test name) do not leave room
+// for hosts/NAME/sock/.s.PGSQL.5432.
+const (
+	maxSocketPath  = 107
+	socketFileName = "/.s.PGSQL.5432"
+)
+
+// shortSocketBase holds the socket directories of a lab whose state
+// directory is too deep for them; Down removes it.
+func shortSocketBase(lab string) string { return filepath.Join(os.TempDir(), "pgrb-"+lab) }
 
 // pgDir is the directory pgcluster manages for the host: the data
 // directory and the server log. It is not the host's root, which holds
