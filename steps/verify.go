@@ -161,7 +161,10 @@ func (v *Verify) Run(ctx context.Context, t *runbook.Target) (runbook.Outcome, e
 			failed = append(failed, c.summary())
 		}
 	}
-	out := runbook.Outcome{Facts: map[string]any{"checks": facts}}
+	// ok lets a playbook run verify first, under failed_when: "false", and
+	// skip the disruptive steps (pg_stop, rewind) on a node that is already
+	// a healthy standby, so that a second run changes nothing.
+	out := runbook.Outcome{Facts: map[string]any{"checks": facts, "ok": len(failed) == 0}}
 	if len(failed) > 0 && t.Check {
 		// Under --check the steps before this one changed nothing, so a
 		// node that is not rejoined yet is expected: report, don't fail.

@@ -101,6 +101,9 @@ func TestRejoinStepsIntegration(t *testing.T) {
 	if checks, _ := out.Facts["checks"].([]map[string]any); len(checks) != len(want) {
 		t.Errorf("facts: %d checks; want %d", len(checks), len(want))
 	}
+	if out.Facts["ok"] != true {
+		t.Errorf("facts ok = %v, want true", out.Facts["ok"])
+	}
 
 	// Split brain left behind, and a table that differs: the node stops
 	// replaying, the primary writes on.
@@ -115,7 +118,10 @@ func TestRejoinStepsIntegration(t *testing.T) {
 	bad.SplitBrain = []SplitBrainObject{{Kind: "table", Name: "t1"}, {Kind: "view", Name: "public.v1", DB: "app"}}
 	bad.Tables = TableSelection{Names: []string{"t1", "app:My Schema.t-1"}}
 	lines = nil
-	_, err = bad.Run(ctx, tg)
+	badOut, err := bad.Run(ctx, tg)
+	if badOut.Facts["ok"] != false {
+		t.Errorf("facts ok = %v on a failed verify, want false", badOut.Facts["ok"])
+	}
 	if err == nil {
 		t.Fatalf("verify passed on a paused node with split-brain objects:\n%s", strings.Join(lines, "\n"))
 	}
