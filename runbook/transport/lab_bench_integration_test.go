@@ -181,3 +181,12 @@ func BenchmarkLabExecNoop(b *testing.B) {
 		return err
 	})
 }
+
+// BenchmarkLabExecBecome is a no-op step as most real steps run: as
+// postgres, through sudo.
+func BenchmarkLabExecBecome(b *testing.B) {
+	runOnAll(b, dialLab(b), func(c *sshConn) error {
+		_, err := c.Exec(context.Background(), Command{Argv: []string{"true"}, Become: "postgres"})
+		return err
+	})
+}
