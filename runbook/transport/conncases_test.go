@@ -139,11 +139,16 @@ func testCancelKills(t *testing.T, conn Conn) {
 		name       string
 		become     string
 		ignoreTerm bool
+		// stdin runs the command with Stdin, under the watchdog that
+		// unframes it.
+		stdin bool
 	}{
-		{"login user", "", false},
-		{"become", "postgres", false},
-		{"login user ignoring SIGTERM", "", true},
-		{"become ignoring SIGTERM", "postgres", true},
+		{"login user", "", false, false},
+		{"become", "postgres", false, false},
+		{"login user ignoring SIGTERM", "", true, false},
+		{"become ignoring SIGTERM", "postgres", true, false},
+		{"login user with stdin", "", false, true},
+		{"become ignoring SIGTERM with stdin", "postgres", true, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -151,6 +156,9 @@ func testCancelKills(t *testing.T, conn Conn) {
 			cmd := Command{Argv: []string{"sleep", arg}, Become: tt.become}
 			if tt.ignoreTerm {
 				cmd = Command{Script: "trap '' TERM; sleep " + arg, Become: tt.become}
+			}
+			if tt.stdin {
+				cmd.Stdin = strings.NewReader("unread input\n")
 			}
 			ctx, cancel := context.WithCancel(context.Background())
 			done := make(chan error, 1)
