@@ -101,7 +101,7 @@ func checkDrilled(t *testing.T, ctx context.Context, lab *testenv.Lab, c *testen
 		t.Errorf("%s: last checkpoint %s is not past the divergence %s: no split brain", oldp.Name, ckpt, fork)
 	}
 
-	n, xids := -1, []string(nil)
+	n, xids, t2Seen := -1, []string(nil), false
 	for _, line := range out {
 		if m := splitLine.FindStringSubmatch(line); m != nil {
 			n, _ = strconv.Atoi(m[1])
@@ -109,6 +109,16 @@ func checkDrilled(t *testing.T, ctx context.Context, lab *testenv.Lab, c *testen
 		if x, ok := strings.CutPrefix(line, "split brain xids: "); ok {
 			xids = strings.Fields(x)
 		}
+		// The split brain's table is on the old primary's disk only.
+		if f, ok := strings.CutPrefix(line, "split brain t2 file: "); ok {
+			if _, err := os.Stat(filepath.Join(oldp.DataDir, f)); err != nil || !strings.HasPrefix(f, "base/") {
+				t.Errorf("%s: t2's file %q: %v", oldp.Name, f, err)
+			}
+			t2Seen = true
+		}
+	}
+	if !t2Seen {
+		t.Errorf("%s: the drill did not say where t2 lives", oldp.Name)
 	}
 	if len(xids) != n {
 		t.Errorf("%s: %d transactions counted, %d xids listed", oldp.Name, n, len(xids))
