@@ -145,7 +145,24 @@ func TestDrillOnTheLab(t *testing.T) {
 	defer cancel()
 	opts := runOptions{inventory: lab.Inventory, forks: 5, output: "json"}
 
+	// --check looks and changes nothing.
 	var out bytes.Buffer
+	check := opts
+	check.check = true
+	if err := runRun(ctx, check, []string{drillPlaybook}, &out); err != nil {
+		t.Fatalf("drill --check: %v\n%s", err, out.String())
+	}
+	for _, c := range lab.Clusters {
+		if got := queryValue(t, ctx, lab.PGCluster(c.NewPrimary()), "SELECT pg_is_in_recovery()"); got != "t" {
+			t.Fatalf("%s left recovery under --check", c.NewPrimary())
+		}
+		routes, err := lab.Exec(ctx, c.Primary, "ip", "route", "show", "type", "prohibit")
+		if err != nil || len(bytes.TrimSpace(routes)) > 0 {
+			t.Fatalf("%s: routes after --check: %v %s", c.Primary, err, routes)
+		}
+	}
+
+	out.Reset()
 	if err := runRun(ctx, opts, []string{drillPlaybook}, &out); err != nil {
 		t.Fatalf("drill: %v\n%s", err, out.String())
 	}
