@@ -137,6 +137,9 @@ func commandProgram(cmd Command) (string, error) {
 // In front of the command they set its environment only, not the
 // watchdog's.
 func envAssignments(env map[string]string) (string, error) {
+	if len(env) == 0 {
+		return "", nil
+	}
 	names := make([]string, 0, len(env))
 	for k := range env {
 		if !validEnvName(k) {
