@@ -109,11 +109,13 @@ func (l *Lab) pgOptions(h *Host, c *Cluster) pgcluster.Options {
 		SocketDir:       h.Dirs.SocketDir,
 		ListenAddresses: h.Address + ",127.0.0.1",
 		NetNS:           h.Namespace,
-		BinDir:          PGBinDir,
-		Checksums:       true,
-		AllowStreaming:  true,
-		ArchiveDir:      c.ArchiveDir,
-		RestoreDir:      c.ArchiveDir,
+		// The lab outlives `pgrunbook lab up`; Down stops the servers.
+		Detached:       true,
+		BinDir:         PGBinDir,
+		Checksums:      true,
+		AllowStreaming: true,
+		ArchiveDir:     c.ArchiveDir,
+		RestoreDir:     c.ArchiveDir,
 		ExtraConf: []string{
 			"# testenv: a rewind needs full pages, and old WAL from the archive",
 			"full_page_writes = on",
@@ -137,6 +139,7 @@ func (l *Lab) pgCluster(h *Host) *pgcluster.Cluster {
 		LogFile:         h.pgLogFile(),
 		BinDir:          PGBinDir,
 		NetNS:           h.Namespace,
+		Detached:        true,
 	}
 }
 
