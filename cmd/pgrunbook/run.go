@@ -70,7 +70,7 @@ Exit codes:
   4    some host was unreachable (takes precedence over 3)
   130  interrupted (SIGINT or SIGTERM)`,
 		Example: `  pgrunbook run playbooks/rejoin.yml -i inventory.yml --limit pg1 --check --diff
-  pgrunbook run playbooks/rejoin.yml -i inventory.yml -e new_primary=10.77.0.12 --output json`,
+  pgrunbook run playbooks/rejoin.yml -i inventory.yml -e new_primary=pg2 --output json`,
 		Args: func(cmd *cobra.Command, args []string) error {
 			if len(args) != 1 {
 				return withCode(runbook.ExitUsage, fmt.Errorf("run: want exactly one PLAYBOOK, got %d arguments", len(args)))
