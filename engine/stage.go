@@ -8,7 +8,9 @@ import (
 	"time"
 
 	"github.com/pgrunbook/pgrunbook/engine/filemap"
+	"github.com/pgrunbook/pgrunbook/engine/layout"
 	"github.com/pgrunbook/pgrunbook/engine/lsn"
+	"github.com/pgrunbook/pgrunbook/engine/pgcontrol"
 	"github.com/pgrunbook/pgrunbook/engine/wal"
 )
 
@@ -117,6 +119,7 @@ func (s *stager) stage(ctx context.Context) error {
 	if err := r.readTargetControl(); err != nil {
 		return err
 	}
+	r.tgtCF = replayedTimeline(r.tgtCF)
 	if err := s.open(); err != nil {
 		return err
 	}
@@ -133,6 +136,9 @@ func (s *stager) stage(ctx context.Context) error {
 	if r.srcCF.SystemIdentifier != r.tgtCF.SystemIdentifier {
 		return ErrDifferentSystems
 	}
+	// On one timeline no rewind is ever needed (the rewind only checks that
+	// the target is not ahead, from what pg_wal has): nothing is fetched.
+	s.noFetch = r.srcCF.Timeline() == tli
 	hist, err := r.targetHistory(tli)
 	if err != nil {
 		return err
@@ -148,7 +154,7 @@ func (s *stager) stage(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if !r.tgtCF.State.CleanlyShutDown() {
+	if r.rep.Divergence != nil && !r.tgtCF.State.CleanlyShutDown() {
 		// Crash recovery will replay the WAL after the latest checkpoint
 		// before the rewind looks at it; its end decides.
 		end, err := s.scanToEnd(ctx, rd)
@@ -158,7 +164,7 @@ func (s *stager) stage(ctx context.Context) error {
 		if end > r.targetEnd {
 			r.targetEnd = end
 		}
-		needed = r.rep.Divergence != nil && r.targetEnd > r.divergence
+		needed = r.targetEnd > r.divergence
 	}
 	s.rep.RewindNeeded = needed
 	if !needed || s.opts.CheckOnly {
@@ -229,4 +235,23 @@ func (s *stager) close(ctx context.Context) error {
 		return fmt.Errorf("close WAL staging of %s: %w", s.opts.TargetDir, err)
 	}
 	return nil
+}
+
+// replayedTimeline judges the target's timeline as PostgreSQL 16's
+// pg_rewind does, from the larger of its checkpoint's timeline and its
+// minRecoveryPointTLI. A node that was just rewound and started as a
+// standby has replayed the source's newer timeline before its first
+// restartpoint moves the checkpoint there; by the checkpoint alone (the
+// rule of 15) it still looks diverged, and a playbook run again would
+// rewind it again. The rewind step decides with StageWAL's CheckOnly, so
+// this is what makes its second run report "no rewind required".
+func replayedTimeline(cf *pgcontrol.ControlFile) *pgcontrol.ControlFile {
+	if cf.Layout.Timeline == layout.TimelineMaxWithMinRecovery || cf.MinRecoveryPointTLI <= cf.CheckPointCopy.ThisTimeLineID {
+		return cf
+	}
+	l := *cf.Layout
+	l.Timeline = layout.TimelineMaxWithMinRecovery
+	c := *cf
+	c.Layout = &l
+	return &c
 }

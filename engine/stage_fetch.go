@@ -23,6 +23,9 @@ const stageTempSuffix = ".pgrunbook-tmp"
 // file that fails the checks is removed, so pg_wal never holds a wrong
 // segment.
 func (s *stager) fetchInto(ctx context.Context, name, dest string) error {
+	if s.noFetch {
+		return fmt.Errorf("not fetched: source and target are on the same timeline, no rewind needs %s", name)
+	}
 	tmp := filepath.Join(filepath.Dir(dest), "."+name+stageTempSuffix)
 	from, err := s.fetchTo(ctx, name, tmp)
 	if err == nil {

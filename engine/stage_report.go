@@ -63,6 +63,9 @@ func (rep *StageReport) finish(r *run, s *stager) {
 	if rep.LastCommonCheckpoint != nil {
 		rep.Needed.From = rep.LastCommonCheckpoint.Redo
 	}
+	sort.SliceStable(rep.Staged, func(i, j int) bool {
+		return segmentLess(rep.Staged[i].Name, rep.Staged[j].Name, s.segSize)
+	})
 	names := append([]string(nil), s.askedOrder...)
 	sortSegments(names, s.segSize)
 	rep.Needed.Segments = names
@@ -78,21 +81,24 @@ func (rep *StageReport) finish(r *run, s *stager) {
 
 // sortSegments orders segment names by position in the WAL, then timeline.
 func sortSegments(names []string, segSize uint32) {
-	key := func(n string) (lsn.SegNo, lsn.TimeLineID) {
-		tli, seg, err := lsn.ParseSegmentName(n, segSize)
-		if err != nil {
-			return 0, 0
+	sort.SliceStable(names, func(i, j int) bool { return segmentLess(names[i], names[j], segSize) })
+}
+
+// segmentLess orders two WAL file names by position, then timeline; other
+// names (history files) come first, by name.
+func segmentLess(a, b string, segSize uint32) bool {
+	ta, sa, erra := lsn.ParseSegmentName(a, segSize)
+	tb, sb, errb := lsn.ParseSegmentName(b, segSize)
+	switch {
+	case erra != nil || errb != nil:
+		if (erra == nil) != (errb == nil) {
+			return erra != nil
 		}
-		return seg, tli
+		return a < b
+	case sa != sb:
+		return sa < sb
 	}
-	sort.SliceStable(names, func(i, j int) bool {
-		si, ti := key(names[i])
-		sj, tj := key(names[j])
-		if si != sj {
-			return si < sj
-		}
-		return ti < tj
-	})
+	return ta < tb
 }
 
 // WriteFile writes the report as one JSON object to path.

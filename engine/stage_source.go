@@ -30,6 +30,9 @@ type stager struct {
 	asked      map[string]bool
 	askedOrder []string
 	staged     map[string]bool
+	// noFetch is set when the clusters share a timeline: then no rewind
+	// is needed and the archive is left alone.
+	noFetch bool
 }
 
 // writesTarget is false when the staging must leave pg_wal as it is.
