@@ -262,3 +262,22 @@ func TestUnifiedDiffHugeInputFallsBack(t *testing.T) {
 		t.Errorf("took %s", d)
 	}
 }
+
+// On one host steps run one after another, so each gets a banner; on
+// several, a banner would land above another step's results (hosts go at
+// their own pace), so only the end lines name the steps.
+func TestRenderTextStepBanners(t *testing.T) {
+	start := Event{Type: EventStepStart, Host: "pg1", Step: "stop cleanly"}
+	for _, tc := range []struct {
+		hosts  []string
+		banner bool
+	}{{[]string{"pg1"}, true}, {[]string{"pg1", "pg2"}, false}} {
+		var buf bytes.Buffer
+		r := NewTextRenderer(&buf)
+		r.Play("p", tc.hosts)
+		r.Event(start)
+		if got := strings.Contains(buf.String(), "STEP [stop cleanly]"); got != tc.banner {
+			t.Errorf("hosts %v: banner printed %v, want %v:\n%s", tc.hosts, got, tc.banner, buf.String())
+		}
+	}
+}

@@ -11,7 +11,8 @@ import (
 
 // TextRenderer writes the event stream for people: every line of a host
 // starts with the host's name ("pg1 | ..."), so the output of hosts running
-// at once stays readable; a header names each step as it starts; step ends
+// at once stays readable; on a single host a header names each step as it
+// starts; step ends
 // carry a status word, the duration and the step's message; --diff shows
 // unified diffs; the run ends with a PLAY RECAP table.
 type TextRenderer struct {
@@ -19,6 +20,10 @@ type TextRenderer struct {
 	w      io.Writer
 	err    error
 	header string
+	// hosts is how many hosts the play runs on. With several, hosts run
+	// their steps at their own pace, so a banner per step would end up
+	// above another step's results; the end line names the step instead.
+	hosts int
 	// progress remembers, per host and phase, the last tenth of the work
 	// and the time printed, so long work shows a handful of lines, not
 	// thousands.
@@ -47,6 +52,7 @@ func (r *TextRenderer) Err() error {
 func (r *TextRenderer) Play(name string, hosts []string) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	r.hosts = len(hosts)
 	r.printf("%s\nhosts: %s\n", banner("PLAY ["+name+"]"), strings.Join(hosts, ", "))
 }
 
@@ -56,7 +62,7 @@ func (r *TextRenderer) Event(e Event) {
 	defer r.mu.Unlock()
 	switch e.Type {
 	case EventStepStart:
-		if e.Step != r.header {
+		if r.hosts <= 1 && e.Step != r.header {
 			r.header = e.Step
 			r.printf("\n%s\n", banner("STEP ["+e.Step+"]"))
 		}
