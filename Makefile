@@ -39,8 +39,13 @@ test: deps vet
 demo: deps build
 	./scripts/demo.sh
 
+# bench runs every benchmark; the rewind one (engine/rewindbench: pgrunbook
+# against pg_rewind on a diverged 1 GB pair, a few minutes of setup) runs
+# once per contender, the others three times. Knobs: PGRUNBOOK_BENCH_SCALE,
+# PGRUNBOOK_BENCH_SYNC=off|on|both, PGRUNBOOK_BENCH_DIR.
 bench: deps build
-	$(GO) test -run '^$$' -bench . -benchtime 3x ./...
+	$(GO) test -run '^$$' -bench . -benchtime 1x -timeout 60m ./engine/rewindbench/
+	$(GO) test -run '^$$' -bench . -benchtime 3x $$($(GO) list ./... | grep -v /engine/rewindbench)
 
 fuzz:
 	@echo "see README: Fuzzing"

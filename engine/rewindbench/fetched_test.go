@@ -1,0 +1,115 @@
+package rewindbench
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestPgRewindFetched(t *testing.T) {
+	tests := []struct {
+		name    string
+		output  string
+		want    int64
+		wantErr string
+	}{
+		{
+			name: "progress rewritten in place, last line wins",
+			output: "pg_rewind: need to copy 1460 MB (total source directory size is 1502 MB)\n" +
+				"     0/1495040 kB (0%) copied\r 712034/1495040 kB (47%) copied\r1495102/1495040 kB (100%) copied\n" +
+				"pg_rewind: creating backup label and updating control file\npg_rewind: Done!\n",
+			want: 1495102 * 1024,
+		},
+		{
+			name:   "nothing to copy",
+			output: "pg_rewind: need to copy 0 MB (total source directory size is 22 MB)\n0/0 kB (100%) copied\npg_rewind: Done!\n",
+			want:   0,
+		},
+		{
+			name:    "no rewind needed prints no progress",
+			output:  "pg_rewind: no rewind required\n",
+			wantErr: "no \"kB (100%) copied\" line",
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := pgRewindFetched(tt.output)
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("pgRewindFetched: err = %v, want one containing %q", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got != tt.want {
+				t.Errorf("pgRewindFetched = %d, want %d", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestReportFetched(t *testing.T) {
+	tests := []struct {
+		name    string
+		report  string
+		want    int64
+		wantErr string
+	}{
+		{name: "bytes fetched", report: `{"rewind_needed": true, "bytes_fetched": 1234567, "duration_ms": 5}`, want: 1234567},
+		{name: "zero is a value", report: `{"rewind_needed": false, "bytes_fetched": 0}`, want: 0},
+		{name: "missing field", report: `{"rewind_needed": true}`, wantErr: "no bytes_fetched"},
+		{name: "not JSON", report: `bytes_fetched: 3`, wantErr: "read rewind report"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "report.json")
+			if err := os.WriteFile(path, []byte(tt.report), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			got, err := reportFetched(path)
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("reportFetched: err = %v, want one containing %q", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got != tt.want {
+				t.Errorf("reportFetched = %d, want %d", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestSyncModes(t *testing.T) {
+	tests := []struct {
+		in      string
+		want    []bool
+		wantErr bool
+	}{
+		{in: "", want: []bool{false}},
+		{in: "off", want: []bool{false}},
+		{in: "on", want: []bool{true}},
+		{in: "both", want: []bool{false, true}},
+		{in: "yes", wantErr: true},
+	}
+	for _, tt := range tests {
+		got, err := syncModes(tt.in)
+		if (err != nil) != tt.wantErr {
+			t.Fatalf("syncModes(%q): err = %v, want error %t", tt.in, err, tt.wantErr)
+		}
+		if len(got) != len(tt.want) {
+			t.Fatalf("syncModes(%q) = %v, want %v", tt.in, got, tt.want)
+		}
+		for i := range got {
+			if got[i] != tt.want[i] {
+				t.Errorf("syncModes(%q) = %v, want %v", tt.in, got, tt.want)
+			}
+		}
+	}
+}
