@@ -176,6 +176,15 @@ func remoteDirFor(t *testing.T) string {
 // both steps is ok. --check changes nothing.
 func TestWALStageAndRewindStepsIntegration(t *testing.T) {
 	t.Parallel()
+	for _, engine := range []string{"native", "pg_rewind"} {
+		t.Run(engine, func(t *testing.T) {
+			t.Parallel()
+			testWALStageAndRewindSteps(t, engine)
+		})
+	}
+}
+
+func testWALStageAndRewindSteps(t *testing.T, engine string) {
 	const password = "s3cr:et 'pw"
 	s, archive := splitBrainWithRecycledWAL(t, password)
 	bin := builtEngine(t)
@@ -185,15 +194,18 @@ func TestWALStageAndRewindStepsIntegration(t *testing.T) {
 	host := &runbook.Host{Name: "pg1", Vars: map[string]any{"remote_dir": remoteDirFor(t)}}
 	reports := t.TempDir()
 	var progress []runbook.Progress
+	var output []string
 	var mu sync.Mutex
 	tgt := func(check bool) *runbook.Target {
 		tg := target("postgres", check, false)
 		tg.Host = host
 		tg.Progress = func(p runbook.Progress) { mu.Lock(); progress = append(progress, p); mu.Unlock() }
+		tg.Output = func(_, l string) { mu.Lock(); output = append(output, l); mu.Unlock() }
 		return tg
 	}
 	stage := &WALStage{PGData: s.Primary.DataDir, ArchiveDir: archive, SourceServer: source, EngineBinary: bin}
-	rewind := &Rewind{PGData: s.Primary.DataDir, SourceServer: source, EngineBinary: bin, ReportDir: reports, Timeout: Duration(5 * time.Minute)}
+	rewind := &Rewind{PGData: s.Primary.DataDir, SourceServer: source, EngineBinary: bin, ReportDir: reports,
+		Timeout: Duration(5 * time.Minute), Engine: engine}
 
 	before := walListing(t, s.Primary.DataDir)
 	out, err := stage.Run(ctx, tgt(true))
@@ -243,9 +255,13 @@ func TestWALStageAndRewindStepsIntegration(t *testing.T) {
 	}
 	mu.Lock()
 	sawCopy := slices.ContainsFunc(progress, func(p runbook.Progress) bool { return p.Phase == "copying" || p.Phase == "copied" })
+	sawDone := slices.ContainsFunc(output, func(l string) bool { return strings.Contains(l, "Done!") })
 	mu.Unlock()
-	if !sawCopy {
+	switch {
+	case engine == "native" && !sawCopy:
 		t.Errorf("no copy progress streamed: %+v", progress)
+	case engine == "pg_rewind" && !sawDone:
+		t.Errorf("pg_rewind's output did not stream: %q", output)
 	}
 
 	// Rejoin as a standby of the new primary, with this node's identity.
