@@ -60,8 +60,9 @@ func hmacSHA256(key []byte, msg string) []byte {
 }
 
 // createRewindRole creates RewindRole on primary: pgcluster's four EXECUTE
-// grants, REPLICATION for streaming, CONNECT on postgres, and the
-// password, given to the server as a verifier only.
+// grants, REPLICATION for streaming, CONNECT on postgres, pg_read_all_data
+// (the verify step of playbooks/rejoin.yml compares every table as this
+// role), and the password, given to the server as a verifier only.
 func createRewindRole(ctx context.Context, primary *pgcluster.Cluster, password string) error {
 	if err := primary.CreateRewindRole(ctx, RewindRole); err != nil {
 		return err
@@ -70,8 +71,8 @@ func createRewindRole(ctx context.Context, primary *pgcluster.Cluster, password 
 	if err != nil {
 		return err
 	}
-	sql := fmt.Sprintf("ALTER ROLE %s REPLICATION PASSWORD '%s'; GRANT CONNECT ON DATABASE postgres TO %s",
-		RewindRole, verifier, RewindRole)
+	sql := fmt.Sprintf("ALTER ROLE %s REPLICATION PASSWORD '%s'; GRANT CONNECT ON DATABASE postgres TO %s; GRANT pg_read_all_data TO %s",
+		RewindRole, verifier, RewindRole, RewindRole)
 	if err := primary.Exec(ctx, "postgres", sql); err != nil {
 		return fmt.Errorf("set up role %s on %s: %w", RewindRole, primary.Name, err)
 	}
