@@ -162,8 +162,10 @@ func TestStageWALSeed(t *testing.T) {
 		t.Fatalf("check only: %+v; want a rewind needed, a divergence, nothing staged", rep)
 	}
 
+	// The dry run fetches with a restore_command instead of the directory.
 	dry := opts
 	dry.DryRun = true
+	dry.ArchiveDir, dry.RestoreCommand = "", `cp "`+archive+`/%f" "%p"`
 	rep, err = engine.StageWAL(s.Ctx, dry)
 	if err != nil {
 		t.Fatalf("dry run: %v", err)
@@ -171,8 +173,8 @@ func TestStageWALSeed(t *testing.T) {
 	if got := walFiles(t, walDir); !slices.Equal(got, before) {
 		t.Fatalf("dry run changed pg_wal:\nbefore %v\nafter  %v", before, got)
 	}
-	if got := stagedNames(rep); !slices.Equal(got, want) {
-		t.Errorf("dry run would stage %v; pg_rewind -c fetched %v", got, want)
+	if got := stagedNames(rep); !slices.Equal(got, want) || rep.Staged[0].From != "restore_command" {
+		t.Errorf("dry run would stage %+v; pg_rewind -c fetched %v", rep.Staged, want)
 	}
 
 	rep, err = engine.StageWAL(s.Ctx, opts)
@@ -213,19 +215,48 @@ func TestStageWALSeed(t *testing.T) {
 	}
 }
 
-// TestStageWALMissingFromArchive names the segment that neither pg_wal nor
-// the archive has, and where it was looked for.
-func TestStageWALMissingFromArchive(t *testing.T) {
+// TestStageWALBadArchive refuses an archived file that is not the segment
+// its name says (it never takes that name in pg_wal, and no temporary file
+// is left), then names the segment that neither pg_wal nor the archive
+// has, and where it was looked for.
+func TestStageWALBadArchive(t *testing.T) {
 	t.Parallel()
 	s, archive := seedScenario(t)
 	want := pgRewindFetches(t, s, archive)
 	gone := want[0]
+	opts := engine.StageOptions{
+		TargetDir: s.Primary.DataDir, SourceConninfo: s.Standby.ConnString(rewindtest.RewindRole), ArchiveDir: archive,
+	}
+	walDir := filepath.Join(s.Primary.DataDir, "pg_wal")
+	before := walFiles(t, walDir)
+	b, err := os.ReadFile(filepath.Join(archive, want[1]))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(archive, gone), b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, err = engine.StageWAL(context.Background(), opts)
+	if err == nil || !strings.Contains(err.Error(), "page address") || !strings.Contains(err.Error(), gone) {
+		t.Fatalf("misnamed archive file: error = %v; want a page address mismatch naming %s", err, gone)
+	}
+	entries, err := os.ReadDir(walDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		if e.Name() == gone || strings.Contains(e.Name(), "pgrunbook-tmp") {
+			t.Errorf("%s left in pg_wal after a refused fetch", e.Name())
+		}
+	}
+	if got := walFiles(t, walDir); len(got) < len(before) {
+		t.Errorf("pg_wal lost files: %v -> %v", before, got)
+	}
+
 	if err := os.Remove(filepath.Join(archive, gone)); err != nil {
 		t.Fatal(err)
 	}
-	_, err := engine.StageWAL(context.Background(), engine.StageOptions{
-		TargetDir: s.Primary.DataDir, SourceConninfo: s.Standby.ConnString(rewindtest.RewindRole), ArchiveDir: archive,
-	})
+	_, err = engine.StageWAL(context.Background(), opts)
 	if err == nil || !strings.Contains(err.Error(), gone) || !strings.Contains(err.Error(), archive) ||
 		!strings.Contains(err.Error(), filepath.Join(s.Primary.DataDir, "pg_wal")) {
 		t.Fatalf("error = %v; want one naming %s, the archive %s and pg_wal", err, gone, archive)
