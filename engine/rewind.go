@@ -147,6 +147,10 @@ func (r *run) rewind(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	keepControlBackup(entries)
+	if err := r.backupControl(); err != nil {
+		return err
+	}
 	if err := r.perform(ctx, entries); err != nil {
 		return err
 	}
@@ -156,6 +160,9 @@ func (r *run) rewind(ctx context.Context) error {
 	r.progressf("syncing target data directory")
 	r.progress.phase(PhaseSyncing, 0)
 	if err := r.w.Sync(ctx); err != nil {
+		return err
+	}
+	if err := r.dropControlBackup(); err != nil {
 		return err
 	}
 	if err := r.writeRecoveryConf(); err != nil {
