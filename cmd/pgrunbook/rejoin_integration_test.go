@@ -9,8 +9,10 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"runtime"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -18,6 +20,7 @@ import (
 
 	"github.com/pgrunbook/pgrunbook/runbook"
 	"github.com/pgrunbook/pgrunbook/testenv"
+	"github.com/pgrunbook/pgrunbook/testenv/pgcluster"
 )
 
 var (
@@ -248,4 +251,165 @@ func TestRejoinOnTheLab(t *testing.T) {
 		t.Errorf("recap of the second run: %+v, want nothing changed", r)
 	}
 	checkRejoined(t, ctx, lab, c)
+}
+
+// walSegSize is the lab clusters' WAL segment size (initdb's default).
+const walSegSize = 16 << 20
+
+// segmentName names the WAL segment of timeline tli holding lsn.
+func segmentName(tli int, lsn pgcluster.LSN) string {
+	segno := uint64(lsn) / walSegSize
+	return fmt.Sprintf("%08X%08X%08X", tli, segno/(0x100000000/walSegSize), segno%(0x100000000/walSegSize))
+}
+
+// segmentFile matches WAL segment file names.
+var segmentFile = regexp.MustCompile(`^[0-9A-F]{24}$`)
+
+// checkpointRedo matches a checkpoint record in pg_waldump's output.
+var checkpointRedo = regexp.MustCompile(`lsn: ([0-9A-F]+/[0-9A-F]+), .*desc: CHECKPOINT_(?:ONLINE|SHUTDOWN) redo ([0-9A-F]+/[0-9A-F]+); tli 1;`)
+
+// commonRedo finds, with pg_waldump, the redo point of the old primary's
+// last checkpoint before the divergence: where a rewind starts to read
+// its WAL (the seed's "last common checkpoint").
+func commonRedo(t *testing.T, ctx context.Context, oldp *pgcluster.Cluster, divergence pgcluster.LSN) pgcluster.LSN {
+	t.Helper()
+	wal := filepath.Join(oldp.DataDir, "pg_wal")
+	entries, err := os.ReadDir(wal)
+	if err != nil {
+		t.Fatal(err)
+	}
+	first := ""
+	for _, e := range entries {
+		if segmentFile.MatchString(e.Name()) && strings.HasPrefix(e.Name(), "00000001") {
+			first = e.Name()
+			break
+		}
+	}
+	if first == "" {
+		t.Fatalf("%s: no WAL of timeline 1 in pg_wal", oldp.Name)
+	}
+	// From the first segment's start to the end of the valid WAL, where
+	// pg_waldump stops with an error: its output up to there counts.
+	segno, err := strconv.ParseUint(first[8:16], 16, 64)
+	if err != nil {
+		t.Fatal(err)
+	}
+	low, _ := strconv.ParseUint(first[16:], 16, 64)
+	start := pgcluster.LSN((segno*(0x100000000/walSegSize) + low) * walSegSize)
+	out, _ := exec.CommandContext(ctx, oldp.Bin("pg_waldump"), "-p", wal, "-t", "1", "-r", "XLOG", "-s", start.String()).Output()
+	var redo pgcluster.LSN
+	for _, m := range checkpointRedo.FindAllStringSubmatch(string(out), -1) {
+		at, err1 := pgcluster.ParseLSN(m[1])
+		r, err2 := pgcluster.ParseLSN(m[2])
+		if err1 != nil || err2 != nil {
+			t.Fatalf("pg_waldump: %q", m[0])
+		}
+		if at < divergence {
+			redo = r
+		}
+	}
+	if redo == 0 {
+		t.Fatalf("%s: no checkpoint before %s in pg_waldump's output:\n%s", oldp.Name, divergence, out)
+	}
+	return redo
+}
+
+// recycleWAL plays the seed's failure on an old primary after the drill:
+// the segments a rewind needs (the last common checkpoint's redo up to the
+// end of its WAL) are in the archive, made sure of here, and no longer in
+// pg_wal. It returns the names it removed.
+func recycleWAL(t *testing.T, ctx context.Context, lab *testenv.Lab, c *testenv.Cluster) []string {
+	t.Helper()
+	oldp := lab.PGCluster(c.Primary)
+	archive := lab.Host(c.Primary).Dirs.ArchiveDir
+	redo := commonRedo(t, ctx, oldp, switchpoint(t, lab.PGCluster(c.NewPrimary())))
+	end, err := pgcluster.ParseLSN(controlData(t, ctx, oldp)["Latest checkpoint location"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	from, to := segmentName(1, redo), segmentName(1, end)
+	if from == to {
+		t.Fatalf("%s: the rewind reads one segment only (%s): nothing to recycle around", oldp.Name, from)
+	}
+	var removed []string
+	for seg := redo / walSegSize; seg <= end/walSegSize; seg++ {
+		name := segmentName(1, seg*walSegSize)
+		src, dst := filepath.Join(oldp.DataDir, "pg_wal", name), filepath.Join(archive, name)
+		if _, err := os.Stat(dst); err != nil {
+			// The segment the server was writing when it stopped was
+			// never complete, so never archived: archive it as an
+			// operator's last sync would.
+			if out, err := exec.CommandContext(ctx, "runuser", "-u", "postgres", "--", "cp", src, dst).CombinedOutput(); err != nil {
+				t.Fatalf("archive %s: %v %s", name, err, out)
+			}
+		}
+		if err := os.Remove(src); err != nil {
+			t.Fatal(err)
+		}
+		removed = append(removed, name)
+	}
+	return removed
+}
+
+// stagedByReport reads the staged file names from the one wal_stage
+// report that report_dir holds for host.
+func stagedByReport(t *testing.T, dir, host string) []string {
+	t.Helper()
+	files, _ := filepath.Glob(filepath.Join(dir, host+"-wal_stage-*.json"))
+	if len(files) != 1 {
+		t.Fatalf("wal_stage reports of %s in %s: %v, want one", host, dir, files)
+	}
+	b, err := os.ReadFile(files[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rep struct {
+		Staged []struct{ Name string }
+	}
+	if err := json.Unmarshal(b, &rep); err != nil {
+		t.Fatalf("%s: %v", files[0], err)
+	}
+	names := []string{}
+	for _, s := range rep.Staged {
+		names = append(names, s.Name)
+	}
+	return names
+}
+
+// TestRejoinTwoClustersRecycledWAL rejoins the old primaries of two
+// clusters in one run with -f 2; cluster a's old primary lost the WAL the
+// rewind needs from pg_wal (the seed's first failure), and wal_stage brings
+// back exactly those segments from the archive.
+func TestRejoinTwoClustersRecycledWAL(t *testing.T) {
+	t.Parallel()
+	lab := testenv.ForTest(t, testenv.Spec{Hosts: 4, Clusters: 2, Bastion: true, Postgres: true})
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	reports := t.TempDir()
+	opts := runOptions{inventory: lab.Inventory, forks: 2, extra: []string{"engine_binary=" + rejoinEngine(t), "report_dir=" + reports}}
+	runPlaybook(t, ctx, opts, drillPlaybook)
+	a, b := lab.Clusters[0], lab.Clusters[1]
+	removed := recycleWAL(t, ctx, lab, a)
+
+	out := runPlaybook(t, ctx, opts, rejoinPlaybook)
+	ends := stepEnds(t, out)
+	ev := parseLabEvents(t, out)
+	for _, c := range lab.Clusters {
+		if r := ev.recap[c.Primary]; r.Failed != 0 || r.Unreachable != 0 {
+			t.Errorf("%s: recap %+v", c.Primary, r)
+		}
+		checkRejoined(t, ctx, lab, c)
+	}
+	if got := stagedByReport(t, reports, a.Primary); !slices.Equal(got, removed) {
+		t.Errorf("%s: wal_stage staged %v, want the removed %v", a.Primary, got, removed)
+	}
+	if e := ends[a.Primary+"/"+stepStage]; e.Status != "changed" {
+		t.Errorf("%s: wal_stage %s (%s), want changed", a.Primary, e.Status, e.Msg)
+	}
+	if got := stagedByReport(t, reports, b.Primary); len(got) != 0 {
+		t.Errorf("%s: wal_stage staged %v with a complete pg_wal", b.Primary, got)
+	}
+	if e := ends[b.Primary+"/"+stepStage]; e.Status != "ok" {
+		t.Errorf("%s: wal_stage %s (%s), want ok", b.Primary, e.Status, e.Msg)
+	}
 }
