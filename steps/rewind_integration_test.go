@@ -21,9 +21,19 @@ import (
 
 var (
 	engineBuild    sync.Once
+	engineDir      string
 	engineBinary   string
 	engineBuildErr error
 )
+
+// TestMain removes the engine built for the tests, whichever test built it.
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if engineDir != "" {
+		_ = os.RemoveAll(engineDir)
+	}
+	os.Exit(code)
+}
 
 // builtEngine builds cmd/pgrunbook once per test binary, in a directory
 // every user can read: the steps ship it as the engine (the test binary
@@ -36,6 +46,7 @@ func builtEngine(t *testing.T) string {
 			engineBuildErr = err
 			return
 		}
+		engineDir = dir
 		bin := filepath.Join(dir, "pgrunbook")
 		goTool := filepath.Join(runtime.GOROOT(), "bin", "go")
 		out, err := exec.Command(goTool, "build", "-o", bin, "github.com/pgrunbook/pgrunbook/cmd/pgrunbook").CombinedOutput()
