@@ -1,6 +1,8 @@
 package main
 
 import (
+	"fmt"
+	"path/filepath"
 	"testing"
 
 	"github.com/pgrunbook/pgrunbook/runbook"
@@ -46,6 +48,43 @@ func TestRejoinValidatesOnVagrant(t *testing.T) {
 	} {
 		if got := vars[tc.name]; got != tc.want {
 			t.Errorf("%s of pg1 = %q, want %q", tc.name, got, tc.want)
+		}
+	}
+}
+
+// TestRejoinPG95Validates checks that playbooks/rejoin-pg95.yml validates
+// against the seed's two nodes and derives the seed's conninfos.
+func TestRejoinPG95Validates(t *testing.T) {
+	inv, err := runbook.LoadInventory(filepath.Join(writeFiles(t, t.TempDir(), map[string]string{
+		"inventory.yml": fmt.Sprintf(pg95Inventory, "/data02/pgdata95/pg_root"),
+	}), "inventory.yml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pb, err := runbook.LoadPlaybook(rejoinPG95Playbook, steps.Kinds())
+	if err != nil {
+		t.Fatal(err)
+	}
+	hosts, err := runbook.SelectHosts(pb, inv, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(hosts) != 1 || hosts[0].Name != "db1" {
+		t.Fatalf("rejoin-pg95 selects %v, want db1", hosts)
+	}
+	if err := runbook.Validate(pb, inv, hosts, nil); err != nil {
+		t.Fatalf("validate rejoin-pg95.yml: %v", err)
+	}
+	vars := inv.HostVars(hosts[0], pb, nil)
+	for _, tc := range []struct{ name, want string }{
+		// The seed's pg_rewind --source-server, without its password.
+		{"source", "host=127.0.0.1 port=1923 user=postgres dbname=postgres"},
+		{"primary_conninfo", "host=127.0.0.1 port=1923 user=postgres keepalives_idle=60"},
+		{"restore_command", "cp /data03/pgdata95/pg_arch/%f %p"},
+		{"archive_command", "test ! -f /data02/pgdata95/pg_arch/%f && cp %p /data02/pgdata95/pg_arch/%f"},
+	} {
+		if got := vars[tc.name]; got != tc.want {
+			t.Errorf("%s of db1 = %q, want %q", tc.name, got, tc.want)
 		}
 	}
 }
