@@ -297,3 +297,28 @@ func TestSplitPassword(t *testing.T) {
 		t.Errorf("withPassfile URI = %q", got)
 	}
 }
+
+func TestParseDryRun(t *testing.T) {
+	for _, tt := range []struct {
+		name, out string
+		needed    any
+		div       string
+		err       bool
+	}{
+		{"15 diverged", "pg_rewind: servers diverged at WAL location 0/4002E80 on timeline 1\npg_rewind: rewinding from last common checkpoint at 0/3000060 on timeline 1\npg_rewind: Done!", true, "servers diverged at 0/4002E80 on timeline 1", false},
+		{"9.5 diverged", "servers diverged at WAL position 0/8BF34E0 on timeline 1\nNeed to copy 1755 MB", true, "servers diverged at 0/8BF34E0 on timeline 1", false},
+		{"no rewind", "pg_rewind: source and target cluster are on the same timeline\npg_rewind: no rewind required", false, "", false},
+		{"neither", "pg_rewind: connected to server", nil, "", true},
+	} {
+		rep, err := parseDryRun(tt.out)
+		if tt.err {
+			if err == nil {
+				t.Errorf("%s: no error", tt.name)
+			}
+			continue
+		}
+		if err != nil || rep["rewind_needed"] != tt.needed || divergenceText(rep) != tt.div {
+			t.Errorf("%s: %v %v; want needed=%v %q", tt.name, rep, err, tt.needed, tt.div)
+		}
+	}
+}

@@ -22,7 +22,10 @@ var _ runbook.Validator = (*Rewind)(nil)
 // It first asks the engine whether a rewind is needed at all (`pgrunbook
 // wal-stage --check-only`: control files, timeline histories and the
 // target's latest checkpoint record, no data): a node that was already
-// rewound, or never went past the divergence, is ok. A running server is
+// rewound, or never went past the divergence, is ok. With engine pg_rewind
+// on a major version the engine cannot read, that check is `pg_rewind -n`
+// instead. The engine binary is shipped to remote_dir even under --check:
+// it is the inspection tool; the data directory is left alone. A running server is
 // refused (stop it with pg_stop first). Under --check the step reports the
 // divergence it would rewind from. The engine runs as the become user; the
 // password of source_server reaches it through a passfile, never its
@@ -98,6 +101,9 @@ func (s *Rewind) Run(ctx context.Context, t *runbook.Target) (runbook.Outcome, e
 	}
 	e := newRemoteEngine(t, s.EngineBinary)
 	check, err := e.runEngine(ctx, "", s.checkArgs(), s.SourceServer)
+	if err != nil && s.Engine == "pg_rewind" && strings.Contains(err.Error(), errEngineIncompatible) {
+		return s.runHostOnly(ctx, t, e, d)
+	}
 	if err != nil {
 		return runbook.Outcome{}, fmt.Errorf("rewind %s: decide whether a rewind is needed: %w", s.PGData, redact(err, s.SourceServer, nil))
 	}
@@ -135,6 +141,15 @@ func (s *Rewind) Run(ctx context.Context, t *runbook.Target) (runbook.Outcome, e
 		rep["engine"] = "pg_rewind"
 		rep["duration_ms"] = time.Since(started).Milliseconds()
 	}
+	return s.finish(t, rep, div, facts)
+}
+
+// errEngineIncompatible is the engine's refusal of a major version it has
+// no checked layout for (pg_rewind's wording).
+const errEngineIncompatible = "clusters are not compatible with this version of pg_rewind"
+
+// finish exposes the report, keeps a copy in report_dir and sums it up.
+func (s *Rewind) finish(t *runbook.Target, rep map[string]any, div string, facts map[string]any) (runbook.Outcome, error) {
 	facts["report"] = rep
 	msg := rewindSummary(rep, div)
 	if p, err := keepReport(s.ReportDir, t, "rewind", rep); err != nil {

@@ -233,6 +233,15 @@ func testWALStageAndRewindSteps(t *testing.T, engine string) {
 	if !out.Changed || !strings.HasPrefix(out.Msg, "would rewind; servers diverged at ") {
 		t.Errorf("rewind --check: changed=%v %q", out.Changed, out.Msg)
 	}
+	if engine == "pg_rewind" {
+		// The need-check for majors the engine cannot read: pg_rewind -n.
+		d, err := pgVersion(ctx, tgt(true), s.Primary.DataDir, "")
+		must(t, err)
+		ho, err := rewind.runHostOnly(ctx, tgt(true), newRemoteEngine(tgt(true), bin), d)
+		if err != nil || !ho.Changed || ho.Msg != out.Msg {
+			t.Errorf("rewind --check by pg_rewind -n: changed=%v %q %v; want %q", ho.Changed, ho.Msg, err, out.Msg)
+		}
+	}
 	if after := walListing(t, s.Primary.DataDir); !slices.Equal(after, before) {
 		t.Fatalf("--check changed pg_wal:\nbefore %v\nafter  %v", before, after)
 	}
