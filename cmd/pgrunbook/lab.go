@@ -59,7 +59,7 @@ func newLabCmd() *cobra.Command {
 address on 10.77.K.0/24 and its own sshd, for trying playbooks on this machine.
 "lab up" writes an inventory for "pgrunbook run -i", a client key and known_hosts.` + "\n" + labExitCodes,
 	}
-	lab.AddCommand(newLabUpCmd(), newLabDownCmd(), newLabStatusCmd())
+	lab.AddCommand(newLabUpCmd(), newLabDownCmd(), newLabStatusCmd(), newLabDemoCmd())
 	return lab
 }
 
