@@ -37,7 +37,7 @@ test: deps vet
 	$(GO) test -count=1 -timeout 25m ./...
 
 demo: deps build
-	./scripts/demo.sh
+	bin/pgrunbook lab demo
 
 # bench runs every benchmark; the rewind one (engine/rewindbench: pgrunbook
 # against pg_rewind on a diverged 1 GB pair, a few minutes of setup) runs
