@@ -38,6 +38,8 @@
 //	                       of the target is timed; "both": both variants
 //	PGRUNBOOK_BENCH_DIR    where the clusters live (default: the system's
 //	                       temporary directory); needs about 6 GB
+//	PGRUNBOOK_BENCH_KEEP   when set, the stopped clusters stay in that
+//	                       directory afterwards, for profiling by hand
 //
 // The benchmarks need root (the servers run as the OS user postgres) and
 // skip otherwise.

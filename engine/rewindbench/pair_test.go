@@ -75,9 +75,18 @@ func setupPair(ctx context.Context) (*pair, error) {
 	return sharedPair, sharedErr
 }
 
-// destroyPair stops the servers and removes everything setupPair made.
+// destroyPair stops the servers and removes everything setupPair made,
+// unless PGRUNBOOK_BENCH_KEEP is set: then the stopped clusters stay for
+// profiling a contender by hand, and their directory is printed.
 func destroyPair() {
 	if sharedPair == nil {
+		return
+	}
+	if os.Getenv("PGRUNBOOK_BENCH_KEEP") != "" {
+		fmt.Printf("kept the diverged pair in %s (pg1: the pristine target, pg2: the source)\n", sharedPair.root)
+		if sharedPair.newPrimary != nil {
+			_ = sharedPair.newPrimary.Stop(context.Background(), pgcluster.StopFast)
+		}
 		return
 	}
 	ctx := context.Background()
@@ -199,6 +208,14 @@ func (p *pair) load(ctx context.Context) error {
 func (p *pair) failOver(ctx context.Context) error {
 	c := p.newPrimary
 	if err := c.Promote(ctx); err != nil {
+		return err
+	}
+	// A slot for the old primary, as a failover tool would make: it keeps
+	// the new timeline's WAL from the promotion on, which the rewound node
+	// replays; the new primary's own checkpoints would remove it
+	// otherwise (reading the loaded tables sets hint bits, and with
+	// wal_log_hints that writes a full page image of each).
+	if err := c.Exec(ctx, "postgres", "SELECT pg_create_physical_replication_slot('pg1', true)"); err != nil {
 		return err
 	}
 	if err := c.Checkpoint(ctx); err != nil {
