@@ -86,13 +86,16 @@ const DefaultForks = 5
 //   - tags, --tags, --skip-tags and --start-at-step: see SelectSteps;
 //     steps they leave out produce no events and no counts.
 //
+// Secrets never reach the events: every event passes through the run's
+// Redactor (see RunRedactor), and so does the error.
+//
 // The error is non-nil only when nothing ran: a bad pattern, serial, forks
 // or start-at step. Everything that happens on hosts, including a
 // cancelled ctx, is in the Recap; Recap.ExitCode maps it to an exit code.
 func Run(ctx context.Context, opts RunOptions) (Recap, error) {
 	r, batches, err := newRun(opts)
 	if err != nil {
-		return Recap{}, err
+		return Recap{}, RunRedactor(opts.Playbook, opts.Inventory, nil, opts.Extra).Error(err)
 	}
 	defer r.conns.closeAll()
 	failed := 0

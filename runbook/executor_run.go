@@ -50,7 +50,7 @@ func newRun(opts RunOptions) (*execution, [][]*Host, error) {
 		inv:    opts.Inventory,
 		steps:  steps,
 		forks:  opts.Forks,
-		events: &emitter{deliver: opts.Events},
+		events: &emitter{deliver: opts.Events, redact: RunRedactor(opts.Playbook, opts.Inventory, hosts, opts.Extra)},
 		recap: Recap{
 			Hosts:   make(map[string]HostRecap, len(hosts)),
 			Ignored: make(map[string]int),
@@ -150,9 +150,12 @@ func (r *execution) notStarted(batches [][]*Host) {
 
 // emitter serializes the delivery of events from the hosts' goroutines and
 // stamps their time in delivery order.
+// Every event passes through the run's Redactor first, so that no
+// secret reaches the operator, whichever step printed it.
 type emitter struct {
 	mu      sync.Mutex
 	deliver func(Event)
+	redact  *Redactor
 }
 
 func (e *emitter) emit(ev Event) {
@@ -162,5 +165,5 @@ func (e *emitter) emit(ev Event) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	ev.Time = time.Now()
-	e.deliver(ev)
+	e.deliver(e.redact.Event(ev))
 }

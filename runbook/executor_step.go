@@ -154,6 +154,7 @@ func (hr *hostRun) target(ctx context.Context, s *Step) (t *Target, res stepResu
 		Progress: func(p Progress) {
 			hr.emit(Event{Type: EventProgress, Step: name, Progress: &p})
 		},
+		redactor: hr.r.events.redact,
 	}
 	return t, stepResult{}, true
 }

@@ -50,6 +50,9 @@ type Target struct {
 	Output func(stream, line string)
 	// Progress receives progress of long work (WAL staging, rewind copy).
 	Progress func(Progress)
+
+	// redactor masks the run's secrets in events; see MarkSecret.
+	redactor *Redactor
 }
 
 // Outcome is what a step did, or under Check would do.

@@ -73,7 +73,9 @@ func Validate(pb *Playbook, inv *Inventory, hosts []*Host, extra map[string]any)
 			}
 		}
 	}
-	return append(errs, mergeHosts(problems)...).err()
+	// Problems quote rendered values and templates, which may hold a
+	// password: mask them as the run's events are masked.
+	return RunRedactor(pb, inv, hosts, extra).Error(append(errs, mergeHosts(problems)...).err())
 }
 
 // registeredStandIn is what a registered result looks like to Validate:

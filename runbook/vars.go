@@ -294,12 +294,13 @@ func ParseExtraVars(kvs []string) (map[string]any, error) {
 	for _, kv := range kvs {
 		k, v, ok := strings.Cut(kv, "=")
 		switch {
+		// The errors name the key only: the value may be a password.
 		case !ok:
-			return nil, fmt.Errorf("parse -e %q: want KEY=VALUE", kv)
+			return nil, fmt.Errorf("parse -e %q: want KEY=VALUE", RedactConninfo(kv))
 		case !isIdentifier(k):
-			return nil, fmt.Errorf("parse -e %q: %q is not a variable name (letters, digits, _)", kv, k)
+			return nil, fmt.Errorf("parse -e %s=...: %q is not a variable name (letters, digits, _)", k, k)
 		case reservedVars[k]:
-			return nil, fmt.Errorf("parse -e %q: %q is set by pgrunbook", kv, k)
+			return nil, fmt.Errorf("parse -e %s=...: %q is set by pgrunbook", k, k)
 		}
 		out[k] = scalarValue(v)
 	}
