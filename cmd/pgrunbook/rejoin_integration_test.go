@@ -379,7 +379,8 @@ func stagedByReport(t *testing.T, dir, host string) []string {
 // TestRejoinTwoClustersRecycledWAL rejoins the old primaries of two
 // clusters in one run with -f 2; cluster a's old primary lost the WAL the
 // rewind needs from pg_wal (the seed's first failure), and wal_stage brings
-// back exactly those segments from the archive.
+// back exactly those segments from the archive; cluster b's old primary
+// crashed, and pg_stop shuts it down cleanly before the rewind.
 func TestRejoinTwoClustersRecycledWAL(t *testing.T) {
 	t.Parallel()
 	lab := testenv.ForTest(t, testenv.Spec{Hosts: 4, Clusters: 2, Bastion: true, Postgres: true})
@@ -390,6 +391,19 @@ func TestRejoinTwoClustersRecycledWAL(t *testing.T) {
 	runPlaybook(t, ctx, opts, drillPlaybook)
 	a, b := lab.Clusters[0], lab.Clusters[1]
 	removed := recycleWAL(t, ctx, lab, a)
+	// Cluster b's old primary crashed instead: it ran again after the
+	// drill, wrote more of the split brain, and died without a shutdown
+	// checkpoint. pg_stop brings it to a clean shutdown first.
+	bp := lab.PGCluster(b.Primary)
+	if err := bp.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := bp.Exec(ctx, "postgres", "INSERT INTO test (note) VALUES ('after the crash')"); err != nil {
+		t.Fatal(err)
+	}
+	if err := bp.Stop(ctx, pgcluster.StopImmediate); err != nil {
+		t.Fatal(err)
+	}
 
 	out := runPlaybook(t, ctx, opts, rejoinPlaybook)
 	ends := stepEnds(t, out)
@@ -405,6 +419,12 @@ func TestRejoinTwoClustersRecycledWAL(t *testing.T) {
 	}
 	if e := ends[a.Primary+"/"+stepStage]; e.Status != "changed" {
 		t.Errorf("%s: wal_stage %s (%s), want changed", a.Primary, e.Status, e.Msg)
+	}
+	if e := ends[b.Primary+"/"+stepStop]; e.Status != "changed" || !strings.Contains(e.Msg, "crash-recovered") {
+		t.Errorf("%s: pg_stop %s (%s), want a crash recovery", b.Primary, e.Status, e.Msg)
+	}
+	if e := ends[a.Primary+"/"+stepStop]; e.Status != "ok" {
+		t.Errorf("%s: pg_stop %s (%s), want ok (cleanly stopped by the drill)", a.Primary, e.Status, e.Msg)
 	}
 	if got := stagedByReport(t, reports, b.Primary); len(got) != 0 {
 		t.Errorf("%s: wal_stage staged %v with a complete pg_wal", b.Primary, got)
