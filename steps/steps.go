@@ -19,6 +19,8 @@ func Kinds() []*runbook.Kind {
 		{Name: "recovery", New: func() runbook.Action { return new(Recovery) }},
 		{Name: "verify", New: func() runbook.Action { return new(Verify) }},
 		{Name: "wal_stage", New: func() runbook.Action { return new(WALStage) }}, {Name: "rewind", New: func() runbook.Action { return new(Rewind) }},
+		{Name: "catalog_snapshot", New: func() runbook.Action { return new(CatalogSnapshot) }},
+		{Name: "lost_report", New: func() runbook.Action { return new(LostReport) }},
 	}
 }
 

@@ -26,6 +26,10 @@ func TestKindsDecode(t *testing.T) {
 		"verify":    `{pgdata: /d, primary: "host=a", local: "host=b", timeout: 10s, tables: [t1, "app:s.t2"], split_brain: [{kind: table, name: public.t2, db: app}]}`,
 		"wal_stage": `{pgdata: /d, archive_dir: /arch, source_server: "host=a", config_file: /c, report_dir: /r, engine_binary: /e}`,
 		"rewind":    `{pgdata: /d, source_server: "host=a", engine: pg_rewind, jobs: 2, config_file: /c, bin_dir: /b, write_recovery_conf: true, restore_target_wal: true, timeout: 10m, report_dir: /r, engine_binary: /e}`,
+
+		// The lost-data report's kinds.
+		"catalog_snapshot": `{pgdata: /d, report_dir: /r, bin_dir: /b, config_file: /c, timeout: 1m}`,
+		"lost_report":      `{pgdata: /d, source_server: "host=a", report_dir: /r, snapshot: /r/pg1/catalog.json, salvage_dir: /s, bin_dir: /b, config_file: /c, engine_binary: /e, timeout: 5m}`,
 	}
 	kinds := Kinds()
 	if len(kinds) != len(values) {
