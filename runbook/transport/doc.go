@@ -57,6 +57,10 @@
 // (AcceptEnv) and the command does not use become; otherwise, and always
 // under sudo (which resets the environment), it goes on the command line as
 // `K=V` assignments in front of the command, where other users of the host
-// can read it in the process list. Until secrets get their own channel,
-// pass them on Stdin.
+// can read it in the process list. An Env variable whose name says it
+// holds a secret (PASSWORD, PASSWD, SECRET or TOKEN in it) is therefore
+// refused whenever it would go on the command line: pass secrets on
+// Stdin, or in a file only their user can read (the rewind and wal_stage
+// steps write a 0600 libpq passfile). The local transport puts Env in the
+// process's environment when there is no become.
 package transport

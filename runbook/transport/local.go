@@ -33,11 +33,21 @@ func NewLocal() Conn { return localConn{shell: "/bin/sh"} }
 // runs as) and signals the group: SIGTERM, then SIGKILL after stopGrace.
 func (c localConn) Exec(ctx context.Context, cmd Command) (Result, error) {
 	name := commandName(cmd)
-	line, err := shellLine(cmd, true)
+	// Without become, Env goes into the process's environment, never on
+	// its command line, where other users could read it; sudo resets the
+	// environment, so under become it must go on the line.
+	inEnv := cmd.Become == "" && len(cmd.Env) > 0
+	line, err := shellLine(cmd, !inEnv)
 	if err != nil {
 		return Result{}, err
 	}
 	proc := exec.Command(c.shell, "-c", line)
+	if inEnv {
+		proc.Env = os.Environ()
+		for k, v := range cmd.Env {
+			proc.Env = append(proc.Env, k+"="+v)
+		}
+	}
 	proc.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	stdin, err1 := proc.StdinPipe()
 	stdout, err2 := proc.StdoutPipe()

@@ -98,6 +98,9 @@ func shellLine(cmd Command, envOnLine bool) (string, error) {
 		return "", err
 	}
 	if envOnLine && len(env) > 0 {
+		if err := checkEnvOffLine(cmd.Env); err != nil {
+			return "", err
+		}
 		program = env + " " + program
 	}
 	tmpl := watchdog
