@@ -1,46 +1,25 @@
 package steps
 
 import (
-	"net/url"
 	"regexp"
 	"strings"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/pgrunbook/pgrunbook/runbook"
 )
 
-// redacted stands in for a password in messages.
-const redacted = "xxxxx"
+// redacted stands in for a password in messages; it is the executor's mask.
+const redacted = runbook.Mask
 
-var (
-	// kvPassword matches password=... in a keyword/value conninfo, quoted
-	// or not.
-	kvPassword = regexp.MustCompile(`(?i)(\bpassword\s*=\s*)('(?:[^'\\]|\\.)*'?|[^\s']*)`)
-	// urlPassword matches the user:password@ part of a URL conninfo when
-	// the URL does not parse.
-	urlPassword = regexp.MustCompile(`(://[^:/@\s]*):([^@\s]*)@`)
-)
+// urlPassword matches the user:password@ part of a URL conninfo, for
+// masking files whose text is not a message (see maskConfSecrets).
+var urlPassword = regexp.MustCompile(`(://[^:/@\s]*):([^@\s]*)@`)
 
 // redactConninfo returns conninfo with every password replaced by xxxxx,
-// for messages: keyword/value (password=secret, password='se cret') and URL
-// forms (postgres://user:secret@host/db?password=secret).
-func redactConninfo(conninfo string) string {
-	s := conninfo
-	if strings.HasPrefix(s, "postgres://") || strings.HasPrefix(s, "postgresql://") {
-		if u, err := url.Parse(s); err == nil {
-			if _, ok := u.User.Password(); ok {
-				u.User = url.UserPassword(u.User.Username(), redacted)
-			}
-			q := u.Query()
-			if q.Has("password") {
-				q.Set("password", redacted)
-				u.RawQuery = q.Encode()
-			}
-			return u.String()
-		}
-		s = urlPassword.ReplaceAllString(s, "${1}:"+redacted+"@")
-	}
-	return kvPassword.ReplaceAllString(s, "${1}"+redacted)
-}
+// for messages; the executor's runbook.RedactConninfo, so that steps and
+// the event stream mask alike.
+func redactConninfo(conninfo string) string { return runbook.RedactConninfo(conninfo) }
 
 // redactedError hides passwords in the message of an error from pgx, which
 // may quote the connection string or echo a password, while keeping the
@@ -74,17 +53,4 @@ func redact(err error, conninfo string, cfg *pgx.ConnConfig) error {
 
 // passwords extracts the password values written in conninfo, so that they
 // can be removed from messages even when conninfo does not parse.
-func passwords(conninfo string) []string {
-	var out []string
-	for _, m := range kvPassword.FindAllStringSubmatch(conninfo, -1) {
-		v := m[2]
-		out = append(out, v, strings.Trim(v, "'"))
-	}
-	for _, m := range urlPassword.FindAllStringSubmatch(conninfo, -1) {
-		out = append(out, m[2])
-		if dec, err := url.PathUnescape(m[2]); err == nil {
-			out = append(out, dec)
-		}
-	}
-	return out
-}
+func passwords(conninfo string) []string { return runbook.ConninfoPasswords(conninfo) }
