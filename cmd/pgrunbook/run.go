@@ -94,7 +94,11 @@ type eventRenderer interface {
 // runRun loads, checks and runs the playbook args[0], writing the event
 // stream to stdout. Its error carries the exit code.
 func runRun(ctx context.Context, opts runOptions, args []string, stdout io.Writer) error {
-	usage := func(err error) error { return withCode(runbook.ExitUsage, err) }
+	// Errors may quote a connection string or a variable's value: they are
+	// redacted as the run's events are, with what is known by then (a nil
+	// Redactor masks connection string passwords only).
+	var red *runbook.Redactor
+	usage := func(err error) error { return withCode(runbook.ExitUsage, red.Error(err)) }
 	if len(args) != 1 {
 		return usage(fmt.Errorf("run: want exactly one PLAYBOOK, got %d arguments", len(args)))
 	}
@@ -125,6 +129,7 @@ func runRun(ctx context.Context, opts runOptions, args []string, stdout io.Write
 	if err != nil {
 		return usage(err)
 	}
+	red = runbook.RunRedactor(pb, inv, nil, extra)
 	hosts, err := runbook.SelectHosts(pb, inv, opts.limit)
 	if err != nil {
 		return usage(err)
