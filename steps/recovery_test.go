@@ -62,7 +62,7 @@ func TestRecovery(t *testing.T) {
 		"max_connections = '50'\n" +
 		"primary_conninfo = 'host=10.77.0.12 port=5432 user=rewind password=pa55-w0rd application_name=pg1'\n" +
 		"restore_command = 'cp /arch/%f %p'\n" +
-		"recovery_target_timeline = latest\n"
+		"recovery_target_timeline = 'latest'\n"
 	seed := &Recovery{
 		RestoreCommand:  "cp /data03/pgdata95/pg_arch/%f %p",
 		PrimaryConninfo: "host=127.0.0.1 port=1923 user=postgres keepalives_idle=60",
@@ -121,7 +121,7 @@ func TestRecovery(t *testing.T) {
 			diffs: func(dir string) []runbook.FileDiff {
 				return []runbook.FileDiff{
 					{Path: filepath.Join(dir, "postgresql.auto.conf"),
-						After: "primary_conninfo = 'host=a'\nprimary_slot_name = pg1\nrecovery_target_timeline = current\n"},
+						After: "primary_conninfo = 'host=a'\nprimary_slot_name = 'pg1'\nrecovery_target_timeline = 'current'\n"},
 					{Path: filepath.Join(dir, "standby.signal")},
 				}
 			},
@@ -190,7 +190,7 @@ func TestRecovery(t *testing.T) {
 					After: "standby_mode = on\n" +
 						"primary_conninfo = 'host=127.0.0.1 port=1923 user=postgres keepalives_idle=60'\n" +
 						"restore_command = 'cp /data03/pgdata95/pg_arch/%f %p'\n" +
-						"recovery_target_timeline = latest\n"}}
+						"recovery_target_timeline = 'latest'\n"}}
 			},
 			verify: func(t *testing.T, dir string) {
 				assertMode(t, filepath.Join(dir, "recovery.conf"), 0o600)

@@ -91,7 +91,7 @@ func TestFleetTwentySteps(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		for _, line := range []string{"port = 5433", "cluster_name = " + h, "archive_command = 'test ! -f /arch/%f && cp %p /arch/%f'"} {
+		for _, line := range []string{"port = 5433", "cluster_name = '" + h + "'", "archive_command = 'test ! -f /arch/%f && cp %p /arch/%f'"} {
 			if !strings.Contains(string(conf), line+"\n") {
 				t.Errorf("%s postgresql.conf lacks %q:\n%s", h, line, conf)
 			}

@@ -139,8 +139,8 @@ func TestRejoinPG95SeedEdits(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(pgdata, "recovery.done")); !os.IsNotExist(err) {
 		t.Errorf("recovery.done is still there: %v", err)
 	}
-	// The seed's settings, as its author typed them (PostgreSQL reads
-	// cluster_name = db1 and = 'db1' alike).
+	// The seed's settings, as its author typed them: each line is in the
+	// file verbatim, and means what the seed meant.
 	recovery := pgconf.Parse([]byte(readWant(t, "recovery.conf")))
 	conf := pgconf.Parse([]byte(readWant(t, "postgresql.conf")))
 	for _, tc := range []struct {
@@ -154,6 +154,9 @@ func TestRejoinPG95SeedEdits(t *testing.T) {
 		{conf, "cluster_name = 'db1'"},
 		{conf, "archive_command = 'test ! -f /data02/pgdata95/pg_arch/%f && cp %p /data02/pgdata95/pg_arch/%f'"},
 	} {
+		if !hasSettingLine(string(tc.file.Render()), tc.line) {
+			t.Errorf("the file lacks the seed's line %q", tc.line)
+		}
 		seed := pgconf.Parse([]byte(tc.line + "\n")).Settings()[0]
 		if got, ok := tc.file.Get(seed.Name); !ok || got != seed.Value {
 			t.Errorf("%s = %q (set: %v), want the seed's %q", seed.Name, got, ok, seed.Value)
@@ -165,4 +168,15 @@ func TestRejoinPG95SeedEdits(t *testing.T) {
 	if r := ev.recap["db1"]; r.Changed != 0 || r.Failed != 0 {
 		t.Errorf("recap of the second run: %+v, want nothing changed", r)
 	}
+}
+
+// hasSettingLine reports whether text has a line that is setting, alone or
+// followed by whitespace and a comment, as the seed's author wrote them.
+func hasSettingLine(text, setting string) bool {
+	for _, l := range strings.Split(text, "\n") {
+		if rest, ok := strings.CutPrefix(l, setting); ok && strings.TrimLeft(rest, " \t") == "" || ok && strings.HasPrefix(strings.TrimLeft(rest, " \t"), "#") {
+			return true
+		}
+	}
+	return false
 }

@@ -55,7 +55,7 @@ func TestParseGet(t *testing.T) {
 func TestQuote(t *testing.T) {
 	tests := []struct{ in, want string }{
 		{"on", "on"},
-		{"replica", "replica"},
+		{"replica", "'replica'"}, {"db1", "'db1'"}, {"OFF", "OFF"},
 		{"5432", "5432"},
 		{"64MB", "64MB"},
 		{"-1", "-1"},

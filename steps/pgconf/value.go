@@ -7,14 +7,16 @@ import (
 	"strings"
 )
 
-// bare matches values PostgreSQL reads without quotes and that need none:
-// integers with an optional unit (5432, 64MB, -1, 0x1F), reals (0.9, 1e3)
-// and simple identifiers (on, replica). Anything else is quoted, which is
-// always correct.
-var bare = regexp.MustCompile(`^(?:[-+]?(?:[0-9]+|0[xX][0-9a-fA-F]+)[a-zA-Z]*|[-+]?(?:[0-9]+\.[0-9]*|\.[0-9]+)(?:[eE][-+]?[0-9]+)?|[A-Za-z_][A-Za-z0-9_]*)$`)
+// bare matches the values written without quotes: integers with an
+// optional unit (5432, 64MB, -1, 0x1F), reals (0.9, 1e3) and boolean words
+// (on, off, true, false, yes, no). Words are quoted otherwise (cluster_name
+// = 'db1', wal_level = 'replica'), as ALTER SYSTEM and the seed runbook
+// write them: PostgreSQL reads a quoted word the same as a bare one, and a
+// string setting then looks like one.
+var bare = regexp.MustCompile(`^(?:[-+]?(?:[0-9]+|0[xX][0-9a-fA-F]+)[a-zA-Z]*|[-+]?(?:[0-9]+\.[0-9]*|\.[0-9]+)(?:[eE][-+]?[0-9]+)?|(?i:on|off|true|false|yes|no))$`)
 
 // Quote renders value as a postgresql.conf value: bare when it is a number
-// or a simple word, otherwise single-quoted with ' doubled and backslashes,
+// or a boolean word, otherwise single-quoted with ' doubled and backslashes,
 // newlines and carriage returns escaped (PostgreSQL reads backslash escapes
 // inside quotes, and a value cannot span lines).
 func Quote(value string) string {
