@@ -16,8 +16,10 @@ type redactor struct {
 const mask = "xxxxx"
 
 // keywordPassword matches password=... in the keyword/value form, quoted
-// (with backslash escapes) or not.
-var keywordPassword = regexp.MustCompile(`(?i)(password\s*=\s*)('(?:[^'\\]|\\.)*'|[^\s]+)`)
+// (with backslash escapes) or not. The closing quote is optional: a
+// connection string that does not parse because it is missing still must
+// not show the words of the password after its first space.
+var keywordPassword = regexp.MustCompile(`(?i)(password\s*=\s*)('(?:[^'\\]|\\.)*'?|[^\s]+)`)
 
 // uriUserinfo matches user:password@ in a postgres:// URI.
 var uriUserinfo = regexp.MustCompile(`(?i)(postgres(?:ql)?://[^:@/?#\s]*:)([^@/?#\s]*)(@)`)
@@ -27,6 +29,16 @@ func newRedactor(conninfo, password string) redactor {
 	if password != "" {
 		r.secrets = []string{password, url.QueryEscape(password), url.PathEscape(password),
 			strings.NewReplacer(`\`, `\\`, `'`, `\'`).Replace(password)}
+	}
+	// A connection string that did not parse gives no password, and the
+	// driver's own masking of it may leave words of a quoted one behind:
+	// scrub every word of what is written after password=.
+	for _, m := range keywordPassword.FindAllStringSubmatch(conninfo, -1) {
+		for _, w := range strings.Fields(strings.Trim(m[2], "'")) {
+			if len(w) >= 3 {
+				r.secrets = append(r.secrets, w)
+			}
+		}
 	}
 	r.conninfo = r.scrub(conninfo)
 	return r
