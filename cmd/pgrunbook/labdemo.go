@@ -12,7 +12,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/pgrunbook/pgrunbook/runbook"
-	"github.com/pgrunbook/pgrunbook/steps"
 	"github.com/pgrunbook/pgrunbook/testenv"
 )
 
@@ -92,9 +91,9 @@ func runLabDemo(ctx context.Context, opts labDemoOptions, w io.Writer) (err erro
 	}()
 
 	reports := filepath.Join(lab.StateDir, "reports")
-	extra := map[string]any{"report_dir": reports}
+	extra := []string{"report_dir=" + reports}
 	if opts.EngineBinary != "" {
-		extra["engine_binary"] = opts.EngineBinary
+		extra = append(extra, "engine_binary="+opts.EngineBinary)
 	}
 	fmt.Fprintf(w, "\nlab demo: the failover drill (%s) makes a split brain\n\n", drill)
 	drillRun, err := runDemoPlaybook(ctx, lab.Inventory, drill, nil, w)
@@ -115,46 +114,13 @@ func runLabDemo(ctx context.Context, opts labDemoOptions, w io.Writer) (err erro
 	return nil
 }
 
-// runDemoPlaybook runs one playbook on the lab as `pgrunbook run` would,
+// runDemoPlaybook runs one playbook on the lab as `pgrunbook run` does,
 // streaming its text output to w and keeping its events for the report.
-func runDemoPlaybook(ctx context.Context, inventory, playbook string, extra map[string]any, w io.Writer) (*demoRun, error) {
-	inv, err := runbook.LoadInventory(inventory)
-	if err != nil {
-		return nil, err
-	}
-	pb, err := runbook.LoadPlaybook(playbook, steps.Kinds())
-	if err != nil {
-		return nil, err
-	}
-	hosts, err := runbook.SelectHosts(pb, inv, "")
-	if err != nil {
-		return nil, err
-	}
-	if err := runbook.Validate(pb, inv, hosts, extra); err != nil {
-		return nil, err
-	}
-	text := runbook.NewTextRenderer(w)
-	names := make([]string, len(hosts))
-	for i, h := range hosts {
-		names[i] = h.Name
-	}
-	text.Play(pb.Name, names)
+func runDemoPlaybook(ctx context.Context, inventory, playbook string, extra []string, w io.Writer) (*demoRun, error) {
 	run := &demoRun{}
-	recap, err := runbook.Run(ctx, runbook.RunOptions{
-		Playbook:  pb,
-		Inventory: inv,
-		Forks:     runbook.DefaultForks,
-		Extra:     extra,
-		Events: func(e runbook.Event) {
-			text.Event(e)
-			run.add(e)
-		},
-	})
-	if err != nil {
+	opts := runOptions{inventory: inventory, forks: runbook.DefaultForks, output: "text", extra: extra, observe: run.add}
+	if err := runRun(ctx, opts, []string{playbook}, w); err != nil {
 		return nil, err
-	}
-	if code := recap.ExitCode(); code != runbook.ExitOK {
-		return nil, fmt.Errorf("run %s: %s", playbook, summary(recap))
 	}
 	return run, nil
 }

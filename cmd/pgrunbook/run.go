@@ -33,6 +33,9 @@ type runOptions struct {
 	// connect replaces SSH in tests; nil means the inventory's connection
 	// settings.
 	connect runbook.ConnectFunc
+	// observe, when set, sees every event too (after redaction), for
+	// callers that report on a run, such as the lab demo.
+	observe func(runbook.Event)
 }
 
 func (o *runOptions) register(f *pflag.FlagSet) {
@@ -144,6 +147,13 @@ func runRun(ctx context.Context, opts runOptions, args []string, stdout io.Write
 		}
 		text.Play(pb.Name, names)
 	}
+	events := out.Event
+	if opts.observe != nil {
+		events = func(e runbook.Event) {
+			out.Event(e)
+			opts.observe(e)
+		}
+	}
 	recap, err := runbook.Run(ctx, runbook.RunOptions{
 		Playbook:  pb,
 		Inventory: inv,
@@ -157,7 +167,7 @@ func runRun(ctx context.Context, opts runOptions, args []string, stdout io.Write
 		Check:     opts.check,
 		Diff:      opts.diff,
 		Connect:   opts.connect,
-		Events:    out.Event,
+		Events:    events,
 	})
 	if err != nil {
 		return usage(err)
