@@ -1,5 +1,5 @@
 #!/bin/sh
-# Provisions one VM of pgrunbook's Vagrant lab (see README.vagrant.md).
+# Provisions one VM of pgrunbook's Vagrant lab (see the README, "Rehearsing on VMs (Vagrant)").
 #
 #   provision.sh primary                 pg1: the primary, owner of the rewind role
 #   provision.sh standby PRIMARY_ADDR    pg2, pg3: streaming standbys of PRIMARY_ADDR
