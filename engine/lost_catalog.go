@@ -47,18 +47,18 @@ type CatalogFunction struct {
 }
 
 // CatalogQuery returns, in the database it runs in, one JSON object in the
-// shape of CatalogDatabase. It only reads the catalogs, so it runs on a
-// hot standby too. A mapped catalog (pg_class itself) has relfilenode 0 in
+// shape of CatalogDatabase (oids cast to numbers: JSON renders an oid as a
+// string). It only reads the catalogs. A mapped catalog (pg_class itself) has relfilenode 0 in
 // pg_class: pg_relation_filenode asks the relation mapper instead. Views
 // and other relations without storage get relnode 0.
 const CatalogQuery = `SELECT json_build_object(
   'name', d.datname,
-  'oid', d.oid,
+  'oid', d.oid::int8,
   'relations', (SELECT coalesce(json_agg(json_build_object(
-      'spcnode', CASE WHEN c.relisshared THEN (SELECT oid FROM pg_tablespace WHERE spcname = 'pg_global')
-                      WHEN c.reltablespace = 0 THEN d.dattablespace ELSE c.reltablespace END,
-      'dbnode', CASE WHEN c.relisshared THEN 0 ELSE d.oid END,
-      'relnode', coalesce(pg_relation_filenode(c.oid), 0),
+      'spcnode', (CASE WHEN c.relisshared THEN (SELECT oid FROM pg_tablespace WHERE spcname = 'pg_global')
+                      WHEN c.reltablespace = 0 THEN d.dattablespace ELSE c.reltablespace END)::int8,
+      'dbnode', (CASE WHEN c.relisshared THEN 0 ELSE d.oid END)::int8,
+      'relnode', coalesce(pg_relation_filenode(c.oid), 0)::int8,
       'schema', n.nspname, 'name', c.relname, 'kind', c.relkind) ORDER BY c.oid), '[]'::json)
     FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace),
   'functions', (SELECT coalesce(json_agg(json_build_object(

@@ -28,17 +28,17 @@ var _ runbook.Validator = (*CatalogSnapshot)(nil)
 // Take it before the old primary is stopped: a running server is queried
 // with psql as the become user over its own unix socket. A server that is
 // already stopped (a failed-over primary often is) is started for the
-// snapshot as a hot standby of nothing: standby.signal, no
-// primary_conninfo, no restore_command, no archiving, no TCP listener and a
-// private socket directory. It replays its own WAL to the end and answers
-// read-only queries, writes no WAL, and is stopped again (fast); its
-// pg_control then says "shut down in recovery", which a rewind accepts as
-// a clean shutdown. Under --check a stopped server is left alone.
+// snapshot where nobody can reach it: no TCP listener, a private socket
+// directory, no archiving, no autovacuum, read-only transactions; then it
+// is stopped again (fast), which adds one shutdown checkpoint to its WAL
+// and nothing else (see readOnlyStart). A server that crashed is skipped
+// (pg_stop recovers it first; lost_report then takes the snapshot
+// itself). Under --check a stopped server is left alone.
 type CatalogSnapshot struct {
 	// PGData is the old primary's data directory.
 	PGData string `yaml:"pgdata"`
 	// ReportDir is the directory on the bastion that receives
-	// <host>/catalog.json.
+	// <host>/catalog.json; without it the step skips.
 	ReportDir string `yaml:"report_dir"`
 	// BinDir holds psql and pg_ctl; default /usr/lib/postgresql/<PG_VERSION>/bin.
 	BinDir string `yaml:"bin_dir"`
@@ -49,13 +49,11 @@ type CatalogSnapshot struct {
 	Timeout Duration `yaml:"timeout"`
 }
 
-// Validate checks the required parameters.
+// Validate checks the required parameters. An empty report_dir is valid
+// (a playbook passes an optional variable through): the step then skips.
 func (s *CatalogSnapshot) Validate() error {
-	switch {
-	case s.PGData == "":
+	if s.PGData == "" {
 		return errors.New("pgdata is required")
-	case s.ReportDir == "":
-		return errors.New("report_dir is required")
 	}
 	return nil
 }
@@ -64,6 +62,9 @@ func (s *CatalogSnapshot) Validate() error {
 func (s *CatalogSnapshot) Run(ctx context.Context, t *runbook.Target) (runbook.Outcome, error) {
 	if err := s.Validate(); err != nil {
 		return runbook.Outcome{}, fmt.Errorf("catalog_snapshot: %w", err)
+	}
+	if s.ReportDir == "" {
+		return runbook.Outcome{Skipped: true, Msg: "no report_dir: no catalog snapshot kept"}, nil
 	}
 	timeout := time.Duration(s.Timeout)
 	if timeout <= 0 {
@@ -79,10 +80,29 @@ func (s *CatalogSnapshot) Run(ctx context.Context, t *runbook.Target) (runbook.O
 	if err != nil {
 		return runbook.Outcome{}, fmt.Errorf("catalog_snapshot %s: %w", s.PGData, err)
 	}
+	if !running {
+		// A crashed server would do crash recovery in the read-only start
+		// and come out "shut down in recovery": pg_stop's own crash
+		// recovery, which says so, comes first, and lost_report takes the
+		// snapshot after it.
+		st, err := d.state(ctx, t)
+		if err != nil {
+			return runbook.Outcome{}, fmt.Errorf("catalog_snapshot %s: %w", s.PGData, err)
+		}
+		if !st.cleanlyShutDown() {
+			return runbook.Outcome{Skipped: true, Msg: fmt.Sprintf("the stopped server is %s, not cleanly shut down: lost_report takes the snapshot after pg_stop", st.State)}, nil
+		}
+	}
 	if !running && t.Check {
-		return runbook.Outcome{Changed: true, Msg: "would start the stopped server read-only (hot standby of nothing) to snapshot its catalog"}, nil
+		return runbook.Outcome{Changed: true, Msg: "would start the stopped server, unreachable and read-only, to snapshot its catalog"}, nil
 	}
 	cat, err := snapshotCatalog(ctx, t, d, running, s.ConfigFile)
+	if err != nil && !running && ctx.Err() == nil {
+		// A stopped old primary may not start yet: the WAL of its last
+		// checkpoint may have gone to the archive, which wal_stage brings
+		// back. lost_report tries again then; this is no failure.
+		return runbook.Outcome{Skipped: true, Msg: fmt.Sprintf("the stopped server could not be started for a look (%s): lost_report takes the snapshot after wal_stage", firstLine(err.Error()))}, nil
+	}
 	if err != nil {
 		return runbook.Outcome{}, fmt.Errorf("catalog_snapshot %s: %w", s.PGData, err)
 	}
@@ -102,6 +122,12 @@ func (s *CatalogSnapshot) Run(ctx context.Context, t *runbook.Target) (runbook.O
 	out.Facts["catalog_file"] = p
 	out.Msg += ", saved in " + p
 	return out, nil
+}
+
+// firstLine is the first line of a message.
+func firstLine(msg string) string {
+	line, _, _ := strings.Cut(msg, "\n")
+	return line
 }
 
 // hostName is the inventory name of the target, for per-host directories
@@ -154,30 +180,40 @@ while IFS= read -r db; do
   "$1" -X -At -v ON_ERROR_STOP=1 -h "$2" -p "$3" -d "$db" -c "$5" </dev/null || exit 1
 done`
 
-// readOnlyStart starts a stopped cluster as a hot standby of nothing in a
-// private socket directory, runs catalogLoop (or, with a command in $6,
-// that command with the socket directory and port as its arguments), and
-// stops the server again whatever happened. $1 psql, $4 and $5 as in
+// readOnlyStart starts a stopped, cleanly shut down cluster where nobody
+// else can reach it, runs catalogLoop (or, with a command in $6, that
+// command with the socket directory and port as its arguments), and stops
+// the server again whatever happened. $1 psql, $4 and $5 as in
 // catalogLoop, $6 the optional command, $7 pg_ctl, $8 PGDATA, $9 an
-// optional config_file. A standby.signal already there (a stopped standby)
-// is kept.
+// optional config_file.
+//
+// The server gets no TCP listener, a private socket directory, no
+// archiving, no autovacuum and read-only transactions: the data it shows
+// is exactly what it had at its stop. A hot standby would write nothing at
+// all, but a standby started on a primary's shutdown checkpoint waits for
+// a next WAL record before it admits connections, which never comes. So
+// the one write is the shutdown checkpoint of the fast stop, past the
+// split brain's WAL; wal_keep_size keeps that checkpoint from recycling
+// the WAL the rewind and the salvage still read. A data directory with a
+// signal file is refused: started without it, a standby would become a
+// primary on a new timeline.
 const readOnlyStart = `set -e
-pgdata=$8
+pgctl=$7 pgdata=$8
+for f in standby.signal recovery.signal recovery.conf; do
+  if [ -e "$pgdata/$f" ]; then echo "$pgdata/$f exists: not started for a read-only look" >&2; exit 1; fi
+done
 sock=$(mktemp -d)
-made=
 started=
 finish() {
-  if [ -n "$started" ]; then "$7" stop -D "$pgdata" -m fast -w -t 60 >/dev/null 2>&1 || true; fi
-  if [ -n "$made" ]; then rm -f -- "$pgdata/standby.signal"; fi
+  if [ -n "$started" ]; then "$pgctl" stop -D "$pgdata" -m fast -w -t 60 >/dev/null 2>&1 || true; fi
   rm -rf -- "$sock"
 }
 trap finish EXIT
-if [ ! -e "$pgdata/standby.signal" ]; then : >"$pgdata/standby.signal"; made=1; fi
-opts="-c listen_addresses='' -c unix_socket_directories='$sock' -c primary_conninfo='' -c restore_command=''"
-opts="$opts -c archive_mode=off -c hot_standby=on -c recovery_target_timeline=current -c wal_keep_size=1000000"
+opts="-c listen_addresses='' -c unix_socket_directories='$sock' -c archive_mode=off -c autovacuum=off"
+opts="$opts -c default_transaction_read_only=on -c wal_keep_size=1000000000 -c max_slot_wal_keep_size=-1"
 if [ -n "$9" ]; then opts="$opts -c config_file='$9'"; fi
 started=1
-if ! "$7" start -w -t 60 -D "$pgdata" -l "$sock/server.log" -o "$opts" >/dev/null; then
+if ! "$pgctl" start -w -t 60 -D "$pgdata" -l "$sock/server.log" -o "$opts" >/dev/null; then
   tail -n 20 "$sock/server.log" >&2 || true
   exit 1
 fi

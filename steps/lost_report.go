@@ -54,7 +54,7 @@ type LostReport struct {
 	// bastion through the host).
 	SourceServer string `yaml:"source_server"`
 	// ReportDir is the directory on the bastion that receives
-	// <host>/lost.json and <host>/lost.txt.
+	// <host>/lost.json and <host>/lost.txt; without it the step skips.
 	ReportDir string `yaml:"report_dir"`
 	// Snapshot is the bastion path of the old primary's catalog snapshot;
 	// default report_dir/<host>/catalog.json.
@@ -73,15 +73,14 @@ type LostReport struct {
 	Timeout Duration `yaml:"timeout"`
 }
 
-// Validate checks the required parameters.
+// Validate checks the required parameters. An empty report_dir is valid
+// (a playbook passes an optional variable through): the step then skips.
 func (s *LostReport) Validate() error {
 	switch {
 	case s.PGData == "":
 		return errors.New("pgdata is required")
 	case s.SourceServer == "":
 		return errors.New("source_server is required")
-	case s.ReportDir == "":
-		return errors.New("report_dir is required")
 	}
 	return nil
 }
@@ -90,6 +89,9 @@ func (s *LostReport) Validate() error {
 func (s *LostReport) Run(ctx context.Context, t *runbook.Target) (runbook.Outcome, error) {
 	if err := s.Validate(); err != nil {
 		return runbook.Outcome{}, fmt.Errorf("lost_report: %w", err)
+	}
+	if s.ReportDir == "" {
+		return runbook.Outcome{Skipped: true, Msg: "no report_dir: no lost-data report written"}, nil
 	}
 	dir := filepath.Join(s.ReportDir, hostName(t))
 	if t.Check {
