@@ -153,7 +153,8 @@ func TestSecretsNeverLeak(t *testing.T) {
 		t.Helper()
 		out, err := run(o, playbook)
 		if err != nil {
-			t.Fatalf("run %s: %v\n%s", filepath.Base(playbook), err, out)
+			shown := strings.NewReplacer(password, "<password>", token, "<token>").Replace(string(out))
+			t.Fatalf("run %s: %v\n%s", filepath.Base(playbook), strings.NewReplacer(password, "<password>").Replace(err.Error()), shown)
 		}
 		return out
 	}
@@ -204,14 +205,15 @@ func TestSecretsNeverLeak(t *testing.T) {
 		o.output = output
 		out, err := run(o, secrets)
 		if err != nil {
-			t.Errorf("run secrets.yml: %v\n%s", err, out)
+			t.Errorf("run secrets.yml: %v", strings.NewReplacer(password, "<password>", token, "<token>").Replace(err.Error()))
 		}
 		if !strings.Contains(string(out), "token xxxxx and xxxxx") || !strings.Contains(string(out), "gave \\\"xxxxx\\\"") && !strings.Contains(string(out), `gave "xxxxx"`) {
-			t.Errorf("secrets.yml --output %s: the secrets are not shown masked:\n%s", output, out)
+			shown := strings.NewReplacer(password, "<password>", token, "<token>").Replace(string(out))
+			t.Errorf("secrets.yml --output %s: the secrets are not shown masked:\n%s", output, shown)
 		}
 	}
 	if _, err := run(opts, broken); err == nil || !strings.Contains(err.Error(), "password=xxxxx") {
-		t.Errorf("broken.yml: %v, want a parse error with the password masked", err)
+		t.Errorf("broken.yml: %v, want a parse error with the password masked", strings.NewReplacer(password, "<password>").Replace(fmt.Sprint(err)))
 	}
 
 	var files int
