@@ -63,6 +63,7 @@ func (hr *hostRun) attempt(ctx context.Context, s *Step) stepResult {
 			return hr.skip(s, "condition is false: "+s.When)
 		}
 	}
+	hr.r.events.redact.addRendered(s.Params, hr.vars)
 	action, err := s.Action(hr.vars)
 	if err != nil {
 		return hr.fail(s, fmt.Sprintf("prepare step %q: %v", s.Name, err))

@@ -30,8 +30,8 @@ func redactFiles(t *testing.T) (inv, pb string) {
 all:
   vars: {vault_token: InvToken42}
   hosts:
-    pg1: {address: 10.77.0.11, db_password: HostPw1234}
-    pg2: {address: 10.77.0.12, db_password: HostPw5678}
+    pg1: {address: 10.77.0.11, db_password: HostPw1234, pw: RenderedPw11}
+    pg2: {address: 10.77.0.12, db_password: HostPw5678, pw: RenderedPw22}
 `,
 		"playbook.yml": `
 name: secrets
@@ -53,6 +53,8 @@ steps:
       progress: true
   - name: use a literal conninfo
     fake: {id: literal, echo: "host=db2 password=ConnPwLiteral"}
+  - name: a conninfo made of a template
+    fake: {id: made, echo: "host=db3 password={{ .pw }}", lines: ["server said {{ .pw }}"]}
   - name: mark one
     mark: {secret: MarkedPw777}
   - name: print it later
@@ -67,7 +69,7 @@ steps:
 	return filepath.Join(dir, "inventory.yml"), filepath.Join(dir, "playbook.yml")
 }
 
-var runSecrets = []string{"InvToken42", "HostPw1234", "HostPw5678", "ConnPw9876", "ConnPwLiteral", "UriPw4321", "MarkedPw777", "ExtraPw000"}
+var runSecrets = []string{"InvToken42", "HostPw1234", "HostPw5678", "ConnPw9876", "ConnPwLiteral", "UriPw4321", "MarkedPw777", "ExtraPw000", "RenderedPw11", "RenderedPw22"}
 
 // TestRunRedactsEvents runs a playbook whose steps print every kind of
 // secret and finds none in the events, while the innocent text around them
@@ -102,7 +104,7 @@ func TestRunRedactsEvents(t *testing.T) {
 		}
 	}
 	for _, keep := range []string{"token xxxxx own xxxxx extra xxxxx", "host=db1 user=rewind password=xxxxx",
-		"postgres://u:xxxxx@db1/x", "literal xxxxx", "read xxxxx", "again xxxxx", `"msg":"xxxxx failed"`, "done with xxxxx"} {
+		"postgres://u:xxxxx@db1/x", "literal xxxxx", "server said xxxxx", "read xxxxx", "again xxxxx", `"msg":"xxxxx failed"`, "done with xxxxx"} {
 		if !strings.Contains(all, keep) {
 			t.Errorf("events lack %q:\n%s", keep, all)
 		}

@@ -106,3 +106,28 @@ func RunRedactor(pb *Playbook, inv *Inventory, hosts []*Host, extra map[string]a
 	}
 	return r
 }
+
+// addRendered registers the connection string passwords of a step's
+// parameters as rendered for one host: a conninfo template such as
+// "host=db1 password={{ .pw }}" reveals its password only once rendered,
+// when pw's name does not say it is a secret. Only templates that mention
+// a password or a URI are rendered again; one that fails is the step's
+// own error to report.
+func (r *Redactor) addRendered(n *yaml.Node, vars map[string]any) {
+	if r == nil {
+		return
+	}
+	walkScalars(n, func(s *yaml.Node) {
+		v := s.Value
+		if !strings.Contains(v, "{{") || !(strings.Contains(strings.ToLower(v), "password") || strings.Contains(v, "://")) {
+			return
+		}
+		out, err := Render(v, vars)
+		if err != nil {
+			return
+		}
+		for _, p := range ConninfoPasswords(out) {
+			r.AddSecret(p)
+		}
+	})
+}
