@@ -29,7 +29,10 @@ func (s *stager) fetchInto(ctx context.Context, name, dest string) error {
 	tmp := filepath.Join(filepath.Dir(dest), "."+name+stageTempSuffix)
 	from, err := s.fetchTo(ctx, name, tmp)
 	if err == nil {
-		err = s.verify(name, tmp)
+		if verr := s.verify(name, tmp); verr != nil {
+			// The operator fixes the archive, so say which file there.
+			err = fmt.Errorf("%w (refused %s)", verr, from)
+		}
 	}
 	if err == nil {
 		err = syncFile(tmp)

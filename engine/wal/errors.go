@@ -38,7 +38,7 @@ func (e *MissingSegmentError) Error() string {
 	}
 	msg := fmt.Sprintf("could not open file \"%s\": %v", filepath.Join(e.Dir, e.Name), reason)
 	if e.FetchErr != nil {
-		return fmt.Sprintf("%s; fetching it failed: %v; WAL segment %s is missing from %s and the archive did not have it", msg, e.FetchErr, e.Name, e.Dir)
+		return fmt.Sprintf("%s; fetching it failed: %v; WAL segment %s is missing from %s and was not fetched", msg, e.FetchErr, e.Name, e.Dir)
 	}
 	return fmt.Sprintf("%s; WAL segment %s is missing from %s: copy it back from the WAL archive, "+
 		"or run with -c (--restore-target-wal) so that restore_command fetches it", msg, e.Name, e.Dir)
