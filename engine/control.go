@@ -38,8 +38,12 @@ func (r *run) readTargetControl() error {
 		return fmt.Errorf("could not open file \"%s\" for reading: %w", path, err)
 	}
 	cf, err := parseControl(b, "target")
-	if err != nil {
+	if errors.Is(err, ErrIncompatible) {
 		return err
+	}
+	if err != nil {
+		// A damaged control file is fixed where it lies: say where.
+		return fmt.Errorf("read %s: %w", path, err)
 	}
 	r.tgtCF = cf
 	r.layout = cf.Layout
