@@ -1,6 +1,11 @@
 package engine
 
-import "errors"
+import (
+	"errors"
+	"fmt"
+
+	"github.com/pgrunbook/pgrunbook/engine/target"
+)
 
 // The sanity check failures, in pg_rewind's words.
 var (
@@ -27,7 +32,13 @@ func (r *run) sanityChecks() error {
 		src.ControlVersion != tgt.ControlVersion || src.CatalogVersion != tgt.CatalogVersion:
 		return ErrIncompatible
 	case tgt.DataChecksumVersion == 0 && !tgt.WalLogHints:
-		return ErrNoHints
+		return &Error{
+			Msg: ErrNoHints.Error(),
+			Detail: fmt.Sprintf("%s says data checksums off and wal_log_hints off at the last shutdown of %s; "+
+				"hint-bit-only changes since then left no WAL, so rebuild this node from the source (pg_basebackup)",
+				target.ControlFilePath, r.opts.TargetDir),
+			Err: ErrNoHints,
+		}
 	case !tgt.State.CleanlyShutDown():
 		return ErrTargetNotShutDown
 	case r.local && !src.State.CleanlyShutDown():
