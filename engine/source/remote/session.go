@@ -105,8 +105,8 @@ func (s *Source) checkPrivileges(ctx context.Context, conn *pgx.Conn) error {
 		return s.red.wrap("check function privileges", err)
 	}
 	if len(missing) > 0 {
-		return fmt.Errorf("source server role %q lacks EXECUTE on %s (grant it, or use a superuser)",
-			s.config.User, strings.Join(missing, ", "))
+		return fmt.Errorf("source server role %q lacks EXECUTE on %s (grant it on the source server \"%s\", or use a superuser)",
+			s.config.User, strings.Join(missing, ", "), s.red.conninfo)
 	}
 	return nil
 }
