@@ -2,6 +2,10 @@ package engine
 
 import (
 	"context"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"strings"
 
 	"github.com/pgrunbook/pgrunbook/engine/lsn"
 	"github.com/pgrunbook/pgrunbook/engine/wal"
@@ -19,7 +23,7 @@ func (r *run) findCommonCheckpoint(ctx context.Context) error {
 	r.progress.phase(PhaseReadingWAL, 0)
 	ckpt, walked, err := wal.FindLastCommonCheckpoint(ctx, rd, r.divergence)
 	if err != nil {
-		return err
+		return r.inTargetWAL(rd, err)
 	}
 	r.ckpt = ckpt
 	r.infof("rewinding from last common checkpoint at %s on timeline %d", ckpt.LSN, ckpt.TLI)
@@ -54,4 +58,25 @@ func (r *run) requiredSegments(walked []string) []string {
 		add(lsn.SegmentName(tli, seg, segSize))
 	}
 	return names
+}
+
+// inTargetWAL adds to a failure reading the target's WAL the file and
+// offset of the page the reader was at: PostgreSQL's wording names only
+// an LSN, and the operator must find the damaged file. Errors that name
+// their file already (a missing or short segment) are left alone.
+func (r *run) inTargetWAL(rd *wal.Reader, err error) error {
+	name, off, ok := rd.LastPage()
+	if !ok || ctxErr(err) {
+		return err
+	}
+	file := filepath.Join(r.targetPath("pg_wal"), name)
+	if strings.Contains(err.Error(), file) {
+		return err
+	}
+	return fmt.Errorf("%w (in target WAL file %s, page at offset %d)", err, file, off)
+}
+
+// ctxErr tells whether err is a cancellation or a deadline.
+func ctxErr(err error) bool {
+	return errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)
 }

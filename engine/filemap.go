@@ -86,7 +86,7 @@ func (r *run) scanTargetWAL(ctx context.Context, m *filemap.Map) error {
 		},
 	})
 	if err != nil {
-		return err
+		return r.inTargetWAL(rd, err)
 	}
 	perRel := map[wal.RelFileNode]int{}
 	for k := range lostBlocks {

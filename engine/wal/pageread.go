@@ -14,10 +14,12 @@ func (r *Reader) readPage(ctx context.Context, addr lsn.LSN) ([]byte, pageHeader
 	name := lsn.SegmentName(tli, seg, r.cfg.SegSize)
 	r.touch(name)
 	if r.pageValid && r.pageAddr == addr {
+		r.lastName, r.lastOff = name, addr.SegmentOffset(r.cfg.SegSize)
 		return r.page, r.pageHdr, nil
 	}
 	r.pageValid = false
 	off := addr.SegmentOffset(r.cfg.SegSize)
+	r.lastName, r.lastOff = name, off
 	if off != 0 && r.checkedName != name {
 		start := seg.Start(r.cfg.SegSize)
 		if err := r.cfg.Source.ReadPage(ctx, tli, seg, 0, r.page); err != nil {

@@ -67,6 +67,11 @@ type Reader struct {
 
 	touched      map[string]bool
 	touchedOrder []string
+
+	// lastName and lastOff are the segment file and offset of the page
+	// read last (or being read when an error stopped the reader).
+	lastName string
+	lastOff  uint32
 }
 
 // NewReader checks cfg and returns a Reader positioned nowhere; call Seek
@@ -122,6 +127,13 @@ func (r *Reader) Next(ctx context.Context) (*Record, error) {
 // the last ResetSegments, in the order first read.
 func (r *Reader) Segments() []string {
 	return append([]string(nil), r.touchedOrder...)
+}
+
+// LastPage names the segment file and the offset in it of the page the
+// reader read last, or was reading when it failed, so that an error can
+// say where the damage is; ok is false before the first read.
+func (r *Reader) LastPage() (name string, offset uint32, ok bool) {
+	return r.lastName, r.lastOff, r.lastName != ""
 }
 
 // ResetSegments forgets the segment files read so far.
