@@ -116,6 +116,11 @@ func (r *run) rewind(ctx context.Context) error {
 	if err := r.openSource(ctx); err != nil {
 		return err
 	}
+	if !r.tgtCF.State.CleanlyShutDown() {
+		if err := r.checkTargetStopped(); err != nil {
+			return err
+		}
+	}
 	if !r.opts.NoEnsureShutdown && !r.tgtCF.State.CleanlyShutDown() {
 		if err := r.ensureCleanShutdown(ctx); err != nil {
 			return err
