@@ -108,6 +108,11 @@ func (r *run) rewind(ctx context.Context) error {
 	if err := r.readTargetControl(); err != nil {
 		return err
 	}
+	// A rewind that failed part way overwrote the target's WAL; its
+	// own copies go back before anything reads it.
+	if err := r.restoreWAL(); err != nil {
+		return err
+	}
 	if r.opts.RestoreTargetWAL {
 		if err := r.readRestoreCommand(ctx); err != nil {
 			return err
@@ -153,7 +158,11 @@ func (r *run) rewind(ctx context.Context) error {
 		return err
 	}
 	keepControlBackup(entries)
+	r.keepWALBackup(entries)
 	if err := r.backupControl(); err != nil {
+		return err
+	}
+	if err := r.backupWAL(entries); err != nil {
 		return err
 	}
 	if err := r.perform(ctx, entries); err != nil {
@@ -165,6 +174,9 @@ func (r *run) rewind(ctx context.Context) error {
 	r.progressf("syncing target data directory")
 	r.progress.phase(PhaseSyncing, 0)
 	if err := r.w.Sync(ctx); err != nil {
+		return err
+	}
+	if err := r.dropWALBackup(); err != nil {
 		return err
 	}
 	if err := r.dropControlBackup(); err != nil {

@@ -119,6 +119,13 @@ func (s *stager) stage(ctx context.Context) error {
 	if err := r.readTargetControl(); err != nil {
 		return err
 	}
+	if s.writesTarget() {
+		// After a rewind that failed part way, the staging reads the
+		// target's own WAL, as the rerun of the rewind will.
+		if err := r.restoreWAL(); err != nil {
+			return err
+		}
+	}
 	r.tgtCF = replayedTimeline(r.tgtCF)
 	if err := s.open(); err != nil {
 		return err
