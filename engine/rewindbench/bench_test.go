@@ -51,6 +51,7 @@ func BenchmarkRewind(b *testing.B) {
 				base, ok := results["pg_rewind"]
 				if c.jobs > 0 && ok {
 					b.ReportMetric(float64(r.wall)/float64(base.wall), "ratio")
+					b.ReportMetric(float64(r.cpu)/float64(base.cpu), "cpu_ratio")
 					b.ReportMetric(float64(r.fetched)/float64(base.fetched), "bytes_ratio")
 				}
 				if c.jobs == 4 && !verified {
@@ -67,9 +68,9 @@ func BenchmarkRewind(b *testing.B) {
 }
 
 // benchContender rewinds b.N fresh copies with c and returns the mean
-// wall time, the bytes fetched by the last run and its target.
+// wall and CPU time, the bytes fetched by the last run and its target.
 func benchContender(b *testing.B, ctx context.Context, p *pair, c contender, sync bool) run {
-	var total time.Duration
+	var total, cpu time.Duration
 	var last run
 	b.StopTimer()
 	for i := 0; i < b.N; i++ {
@@ -84,10 +85,13 @@ func benchContender(b *testing.B, ctx context.Context, p *pair, c contender, syn
 			b.Fatal(err)
 		}
 		total += r.wall
+		cpu += r.cpu
 		last = r
 	}
 	last.wall = total / time.Duration(b.N)
+	last.cpu = cpu / time.Duration(b.N)
 	b.ReportMetric(mb(last.fetched), "MB_fetched")
+	b.ReportMetric(last.cpu.Seconds(), "cpu_s")
 	return last
 }
 
@@ -119,17 +123,18 @@ func (t *table) add(sync bool, results map[string]run) {
 		if !ok {
 			continue
 		}
-		ratio, bytesRatio := "-", "-"
+		ratio, cpuRatio, bytesRatio := "-", "-", "-"
 		if hasBase && c.jobs > 0 {
 			ratio = fmt.Sprintf("%.2f", float64(r.wall)/float64(base.wall))
+			cpuRatio = fmt.Sprintf("%.2f", float64(r.cpu)/float64(base.cpu))
 			bytesRatio = fmt.Sprintf("%.3f", float64(r.fetched)/float64(base.fetched))
 		}
 		syncFlag := "--no-sync"
 		if sync {
 			syncFlag = "(sync)"
 		}
-		t.rows = append(t.rows, fmt.Sprintf("%s\t%s\t%.2f\t%.1f\t%s\t%s", c.name, syncFlag,
-			r.wall.Seconds(), mb(r.fetched), ratio, bytesRatio))
+		t.rows = append(t.rows, fmt.Sprintf("%s\t%s\t%.2f\t%.2f\t%.1f\t%s\t%s\t%s", c.name, syncFlag,
+			r.wall.Seconds(), r.cpu.Seconds(), mb(r.fetched), ratio, cpuRatio, bytesRatio))
 	}
 }
 
@@ -139,7 +144,7 @@ func (t *table) print() {
 	}
 	var sb strings.Builder
 	w := tabwriter.NewWriter(&sb, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(w, "contender\tflags\twall s\tMB fetched\ttime ratio\tbytes ratio\t")
+	fmt.Fprintln(w, "contender\tflags\twall s\tcpu s\tMB fetched\ttime ratio\tcpu ratio\tbytes ratio\t")
 	for _, r := range t.rows {
 		fmt.Fprintln(w, r+"\t")
 	}

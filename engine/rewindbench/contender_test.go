@@ -33,7 +33,11 @@ var contenders = []contender{
 
 // run is what one rewind took.
 type run struct {
-	wall    time.Duration
+	wall time.Duration
+	// cpu is the rewinder's own user and system time (the server's work
+	// for it is not included, for either contender). It is steadier than
+	// wall time on a machine shared with other work.
+	cpu     time.Duration
 	fetched int64
 	// target is the rewound data directory, kept until the next run of
 	// the same contender.
@@ -90,6 +94,9 @@ func (p *pair) rewind(ctx context.Context, c contender, dir string, sync bool) (
 	start := time.Now()
 	err = cmd.Run()
 	r := run{wall: time.Since(start), target: filepath.Join(dir, "data")}
+	if cmd.ProcessState != nil {
+		r.cpu = cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()
+	}
 	if err != nil {
 		return r, fmt.Errorf("rewind with %s: %w\n%s", c.name, err, tailBytes(out.Bytes(), 4000))
 	}

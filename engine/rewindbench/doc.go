@@ -23,7 +23,10 @@
 // The metrics are the wall time (ns/op), MB_fetched (pgrunbook's report
 // bytes_fetched; pg_rewind's final "N/M kB (100%) copied" progress line),
 // and for pgrunbook, ratio (its wall time over pg_rewind's) and
-// bytes_ratio. A table of the same numbers is printed at the end.
+// bytes_ratio. cpu_s is the rewinder's own user+system time and, for
+// pgrunbook, cpu_ratio its ratio to pg_rewind's: on a machine shared with
+// other work it is much steadier than the wall time. A table of the same
+// numbers is printed at the end.
 //
 // The benchmark checks that it compares working rewinds: the copy rewound
 // by `pgrunbook rewind --jobs 4` is started as a standby of the new
