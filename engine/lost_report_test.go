@@ -126,7 +126,7 @@ func TestLostReportTextAndFiles(t *testing.T) {
 			name: "split brain",
 			rewind: &Report{RewindNeeded: true, Divergence: &Divergence{LSN: "0/3000148", Timeline: 1},
 				Lost: &Lost{WALBytes: 100, Commits: []LostCommit{{XID: 740, Time: "2026-11-27T05:00:00Z"}},
-					Relations: []LostRelation{{SpcNode: 1663, DBNode: 5, RelNode: 16500, Blocks: 7}}}},
+					Relations: []LostRelation{{SpcNode: 1663, DBNode: 5, RelNode: 1259, Blocks: 2}, {SpcNode: 1663, DBNode: 5, RelNode: 16500, Blocks: 7}}}},
 			wantSummary: []string{"lost 1 commits, 100 WAL bytes", "after 0/3000148 on timeline 1", "touched public.t2",
 				"only on the old primary: function public.ft(), table public.t2, index public.t2_pkey, view public.v2"},
 			wantText: []string{"Lost-data report for pg1", "Timelines: old primary 1, new primary 2", "  xid 740 at 2026-11-27T05:00:00Z",
@@ -160,6 +160,11 @@ func TestLostReportTextAndFiles(t *testing.T) {
 				if !strings.Contains(string(text), w+"\n") {
 					t.Errorf("lost.txt lacks %q:\n%s", w, text)
 				}
+			}
+			// The operator's tables come before PostgreSQL's catalogs.
+			i, j := strings.Index(string(text), "blocks: table public.t2"), strings.Index(string(text), "blocks: table pg_catalog.pg_class")
+			if (i < 0) != (j < 0) || i > j {
+				t.Errorf("lost.txt lists pg_class (%d) before t2 (%d):\n%s", j, i, text)
 			}
 			b, err := os.ReadFile(jp)
 			if err != nil {

@@ -66,8 +66,8 @@ func (r *LostReport) Text() string {
 	for _, c := range r.Commits {
 		fmt.Fprintf(&b, "  xid %d at %s\n", c.XID, c.Time)
 	}
-	fmt.Fprintf(&b, "\nRelations changed (%d):\n", len(r.Relations))
-	for _, rel := range r.Relations {
+	fmt.Fprintf(&b, "\nRelations changed (%d), the system catalogs last:\n", len(r.Relations))
+	for _, rel := range r.relationsUserFirst() {
 		name := "(unknown relation)"
 		if rel.Name != "" {
 			name = fmt.Sprintf("%s %s.%s", rel.Kind, rel.Schema, rel.Name)
@@ -92,4 +92,18 @@ func (r *LostReport) Text() string {
 		}
 	}
 	return b.String()
+}
+
+// relationsUserFirst orders the relations for reading: the operator's own
+// first, then PostgreSQL's catalogs, each group in file node order.
+func (r *LostReport) relationsUserFirst() []NamedLostRelation {
+	var user, system []NamedLostRelation
+	for _, rel := range r.Relations {
+		if systemSchema(rel.Schema) {
+			system = append(system, rel)
+		} else {
+			user = append(user, rel)
+		}
+	}
+	return append(user, system...)
 }
