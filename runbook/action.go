@@ -148,6 +148,10 @@ func (s *Step) decodeErrors(n *yaml.Node, err error) []posError {
 	var out []posError
 	for _, msg := range te.Errors {
 		pos, where := s.pos(n), s.Kind.Name
+		// The quoted value tells apart two values on one line
+		// ({pgdata: /d, jobs: abc}); it is used to find the node, never
+		// shown.
+		quoted := strings.Trim(strings.TrimSpace(typeErrorValueRe.FindString(msg)), "`")
 		msg = typeErrorValueRe.ReplaceAllString(msg, "")
 		if m := typeErrorLineRe.FindStringSubmatch(msg); m != nil {
 			line, _ := strconv.Atoi(m[1])
@@ -156,7 +160,7 @@ func (s *Step) decodeErrors(n *yaml.Node, err error) []posError {
 			if u := unmarshalRe.FindStringSubmatch(msg); u != nil {
 				tag, msg = u[1], fmt.Sprintf("want %s, got %s", u[2], tagNames[u[1]])
 			}
-			at := firstOnLine(n, line, tag)
+			at := firstOnLine(n, line, tag, quoted)
 			pos = s.pos(at)
 			if p := paramPath(n, at); p != "" {
 				where += "." + p
@@ -182,6 +186,19 @@ var (
 		"!!map": "a mapping", "!!seq": "a list", "!!null": "null", "!!timestamp": "a timestamp",
 	}
 )
+
+// quotes reports whether yaml's quote of a value in an error message
+// (the value itself, or its first 7 bytes and "..." when longer than 10)
+// is of v; an empty quote matches anything.
+func quotes(quote, v string) bool {
+	if quote == "" {
+		return true
+	}
+	if short, ok := strings.CutSuffix(quote, "..."); ok && len(v) > 10 {
+		return strings.HasPrefix(v, short)
+	}
+	return quote == v
+}
 
 // paramPath is the dotted path of the value node target inside n, such as
 // "opts.debug" or "targets[1].path", or "" when target is n itself.
@@ -241,7 +258,7 @@ func joinPath(p string) string {
 // the start of the line. yaml reports only the line of a type error; the
 // tag and the depth tell apart the values written on one line, such as a
 // block list item `- path: [a]` whose list starts on the item's line.
-func firstOnLine(n *yaml.Node, line int, tag string) *yaml.Node {
+func firstOnLine(n *yaml.Node, line int, tag, value string) *yaml.Node {
 	var found *yaml.Node
 	foundDepth := -1
 	var walk func(n *yaml.Node, depth int)
@@ -249,7 +266,7 @@ func firstOnLine(n *yaml.Node, line int, tag string) *yaml.Node {
 		if n == nil {
 			return
 		}
-		if n.Line == line && (tag == "" || n.ShortTag() == tag) && depth > foundDepth {
+		if n.Line == line && (tag == "" || n.ShortTag() == tag) && quotes(value, n.Value) && depth > foundDepth {
 			found, foundDepth = n, depth
 		}
 		switch n.Kind {
@@ -264,8 +281,11 @@ func firstOnLine(n *yaml.Node, line int, tag string) *yaml.Node {
 		}
 	}
 	walk(n, 0)
+	if found == nil && value != "" {
+		return firstOnLine(n, line, tag, "")
+	}
 	if found == nil && tag != "" {
-		return firstOnLine(n, line, "")
+		return firstOnLine(n, line, "", "")
 	}
 	if found == nil {
 		return &yaml.Node{Line: line, Column: 1}

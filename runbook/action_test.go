@@ -62,6 +62,11 @@ func TestStepActionErrors(t *testing.T) {
 		// never the value.
 		{"type", "fake_rewind", "pgdata: /x\njobs: \"{{ .j }}\"", map[string]any{"j": "s3cret-pw"},
 			`f.yml:2:7: step "s": fake_rewind.jobs: want int, got a string (the value of "{{ .j }}")`},
+		// Two values on one line: the error names the one that is wrong.
+		{"flow mapping", "fake_rewind", "{pgdata: /d, jobs: abc}", nil,
+			`f.yml:1:20: step "s": fake_rewind.jobs: want int, got a string`},
+		{"flow mapping long value", "fake_rewind", "{pgdata: /data/pg/15/main, jobs: abcdefghijklmnop}", nil,
+			`f.yml:1:34: step "s": fake_rewind.jobs: want int, got a string`},
 		{"nested type", "fake_rewind", "pgdata: /x\ntargets:\n  - path: [a]", nil,
 			`f.yml:3:11: step "s": fake_rewind.targets[0].path: want string, got a list`},
 		{"missing", "fake_rewind", "pgdata: \"{{ .nope }}\"", nil, `f.yml:1:9: step "s": variable "nope" is not defined`},
