@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path"
 	"path/filepath"
 	"strings"
 	"time"
@@ -235,7 +236,13 @@ func snapshotCatalog(ctx context.Context, t *runbook.Target, d *dataDir, running
 		if pid == nil || pid.Socket == "" {
 			return nil, errors.New("the running server has no unix socket directory in postmaster.pid: psql cannot reach it as the become user")
 		}
-		res, err = script(ctx, t, catalogLoop, d.bin("psql"), pid.Socket, fmt.Sprint(pid.Port), engine.CatalogDatabasesQuery, engine.CatalogQuery)
+		sock := pid.Socket
+		if !path.IsAbs(sock) {
+			// unix_socket_directories = '.' is relative to the data
+			// directory, the server's working directory.
+			sock = path.Join(d.Path, sock)
+		}
+		res, err = script(ctx, t, catalogLoop, d.bin("psql"), sock, fmt.Sprint(pid.Port), engine.CatalogDatabasesQuery, engine.CatalogQuery)
 	} else {
 		res, err = script(ctx, t, readOnlyStart, d.bin("psql"), "", "", engine.CatalogDatabasesQuery, engine.CatalogQuery, "",
 			d.bin("pg_ctl"), d.Path, configFile)

@@ -133,6 +133,9 @@ func (s *LostReport) run(ctx context.Context, t *runbook.Target, dir string) (ru
 		return out, err
 	}
 	in := engine.LostInput{Host: hostName(t), Rewind: rewind, Old: old}
+	// The engine just read this pg_control, so a major it cannot parse
+	// has already failed the dry run; should it fail here anyway, the
+	// report says the old timeline is unknown (0) rather than fail.
 	if cf, err := d.control(ctx, t); err == nil {
 		in.OldTimeline = uint32(cf.Timeline())
 	}
