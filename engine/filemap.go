@@ -41,6 +41,9 @@ func (r *run) buildFileMap(ctx context.Context) ([]*filemap.FileEntry, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := r.keepConfig(ctx, entries); err != nil {
+		return nil, err
+	}
 	if err := m.WriteDebug(&debugLines{r: r}); err != nil {
 		return nil, err
 	}

@@ -31,6 +31,14 @@ type Options struct {
 	// postgres runs as config_file when it lives outside the data
 	// directory (--config-file).
 	ConfigFile string
+	// KeepConfig keeps the target's own configuration files (see
+	// IsConfigFile) instead of copying the source's: pgrunbook's own
+	// option (--keep-config), off by default as in pg_rewind.
+	KeepConfig bool
+	// KeepFiles are further paths, relative to the target data directory
+	// or absolute inside it, that the rewind leaves as the target has them
+	// (--keep-file), with or without KeepConfig.
+	KeepFiles []string
 
 	// Jobs is the number of connections fetching from a source server in
 	// parallel (--jobs); below 1 means 1.

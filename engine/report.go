@@ -34,6 +34,9 @@ type Report struct {
 	// Lost is what the target wrote after the divergence, which the
 	// rewind throws away.
 	Lost *Lost `json:"lost,omitempty"`
+	// KeptConfig lists the configuration files left as the target had
+	// them (--keep-config, --keep-file); absent when none was asked for.
+	KeptConfig []KeptConfigFile `json:"kept_config,omitempty"`
 }
 
 // Divergence is the point where the source's and the target's histories

@@ -56,6 +56,10 @@ pgrunbook options:
       --progress-json            print progress as JSON lines on standard output
       --pg-bin-dir=DIRECTORY     where the target's postgres binary is (default:
                                  /usr/lib/postgresql/<major>/bin, then PATH)
+      --keep-config              keep the target's postgresql.conf, pg_hba.conf,
+                                 pg_ident.conf, postgresql.auto.conf and top-level
+                                 *.crt, *.key, *.pem instead of the source's
+      --keep-file=PATH           also keep this file of the target (repeatable)
 
 Exit codes: 0 the target was rewound or needed no rewind, 1 an error.
 `

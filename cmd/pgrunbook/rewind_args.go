@@ -40,6 +40,8 @@ var rewindOptions = []rewindOption{
 	{"report", 0, true, func(c *rewindCLI, v string) error { c.report = v; return nil }},
 	{"progress-json", 0, false, func(c *rewindCLI, _ string) error { c.progressJSON = true; return nil }},
 	{"pg-bin-dir", 0, true, func(c *rewindCLI, v string) error { c.opts.BinDir = v; return nil }},
+	{"keep-config", 0, false, func(c *rewindCLI, _ string) error { c.opts.KeepConfig = true; return nil }},
+	{"keep-file", 0, true, func(c *rewindCLI, v string) error { c.opts.KeepFiles = append(c.opts.KeepFiles, v); return nil }},
 }
 
 // parseRewindArgs parses args the way pg_rewind's getopt_long does: help

@@ -35,6 +35,8 @@ func TestParseRewindArgs(t *testing.T) {
 			rewindCLI{opts: engine.Options{TargetDir: "/t"}, positional: []string{"-n"}}},
 		{"ours", []string{"--jobs", "4", "--report=/r.json", "--progress-json", "--debug", "--pg-bin-dir", "/b"},
 			rewindCLI{opts: engine.Options{Jobs: 4, BinDir: "/b"}, report: "/r.json", progressJSON: true, debug: true}},
+		{"keep config and files", []string{"--keep-config", "--keep-file", "server.conf", "--keep-file=conf.d/x.conf"},
+			rewindCLI{opts: engine.Options{KeepConfig: true, KeepFiles: []string{"server.conf", "conf.d/x.conf"}}}},
 		{"help first", []string{"-?", "--bogus"}, rewindCLI{help: true}},
 		{"version first", []string{"--version"}, rewindCLI{version: true}},
 	}
