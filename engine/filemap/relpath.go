@@ -44,22 +44,34 @@ func TablespaceVersionDir(major int, catversion uint32) string {
 // given fork, the way the server names it: the segment suffix ".N" is
 // present only for segno > 0.
 func RelPath(rel RelFileNode, fork ForkNumber, segno uint32, major int, catversion uint32) string {
-	var base string
+	b := make([]byte, 0, 64)
 	switch rel.Spc {
 	case GlobalTablespaceOID:
-		base = fmt.Sprintf("global/%d", rel.Rel)
+		b = append(b, "global/"...)
+		b = strconv.AppendUint(b, uint64(rel.Rel), 10)
 	case DefaultTablespaceOID:
-		base = fmt.Sprintf("base/%d/%d", rel.DB, rel.Rel)
+		b = append(b, "base/"...)
+		b = strconv.AppendUint(b, uint64(rel.DB), 10)
+		b = append(b, '/')
+		b = strconv.AppendUint(b, uint64(rel.Rel), 10)
 	default:
-		base = fmt.Sprintf("pg_tblspc/%d/%s/%d/%d", rel.Spc, TablespaceVersionDir(major, catversion), rel.DB, rel.Rel)
+		b = append(b, "pg_tblspc/"...)
+		b = strconv.AppendUint(b, uint64(rel.Spc), 10)
+		b = append(b, '/')
+		b = append(b, TablespaceVersionDir(major, catversion)...)
+		b = append(b, '/')
+		b = strconv.AppendUint(b, uint64(rel.DB), 10)
+		b = append(b, '/')
+		b = strconv.AppendUint(b, uint64(rel.Rel), 10)
 	}
 	if int(fork) < len(forkSuffix) {
-		base += forkSuffix[fork]
+		b = append(b, forkSuffix[fork]...)
 	}
 	if segno > 0 {
-		base += fmt.Sprintf(".%d", segno)
+		b = append(b, '.')
+		b = strconv.AppendUint(b, uint64(segno), 10)
 	}
-	return base
+	return string(b)
 }
 
 // IsRelDataFile reports whether path is a main-fork relation data file (or

@@ -41,7 +41,11 @@ func segmentsPerXLogID(segSize uint32) uint64 {
 // tli, for example 000000010000000000000008.
 func SegmentName(tli TimeLineID, s SegNo, segSize uint32) string {
 	per := segmentsPerXLogID(segSize)
-	return fmt.Sprintf("%08X%08X%08X", uint32(tli), uint32(uint64(s)/per), uint32(uint64(s)%per))
+	var b [24]byte
+	putHex8(b[0:8], uint32(tli))
+	putHex8(b[8:16], uint32(uint64(s)/per))
+	putHex8(b[16:24], uint32(uint64(s)%per))
+	return string(b[:])
 }
 
 // ParseSegmentName reads a segment file name back into its timeline and
@@ -80,4 +84,12 @@ func ParseSegmentName(name string, segSize uint32) (TimeLineID, SegNo, error) {
 // for example 00000002.history.
 func HistoryFileName(tli TimeLineID) string {
 	return fmt.Sprintf("%08X.history", uint32(tli))
+}
+
+func putHex8(b []byte, v uint32) {
+	const digits = "0123456789ABCDEF"
+	for i := 7; i >= 0; i-- {
+		b[i] = digits[v&0xF]
+		v >>= 4
+	}
 }

@@ -72,7 +72,7 @@ func TestMain(m *testing.M) {
 }
 
 // needCluster skips or fails a test that needs the shared cluster.
-func needCluster(t *testing.T) {
+func needCluster(t testing.TB) {
 	t.Helper()
 	clusterOnce.Do(func() {
 		if os.Geteuid() != 0 {

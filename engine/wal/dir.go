@@ -27,6 +27,10 @@ type Dir struct {
 
 	file *os.File
 	name string
+	// tli and seg identify the open file, so that the pages after the
+	// first find it without formatting its name again.
+	tli lsn.TimeLineID
+	seg lsn.SegNo
 }
 
 // NewDir returns a source reading segment files of segSize bytes from the
@@ -37,10 +41,13 @@ func NewDir(path string, segSize uint32, fetch Fetcher) *Dir {
 
 // ReadPage implements PageSource.
 func (d *Dir) ReadPage(ctx context.Context, tli lsn.TimeLineID, seg lsn.SegNo, off uint32, buf []byte) error {
-	name := lsn.SegmentName(tli, seg, d.segSize)
-	if err := d.open(ctx, name); err != nil {
-		return err
+	if d.file == nil || d.tli != tli || d.seg != seg {
+		if err := d.open(ctx, lsn.SegmentName(tli, seg, d.segSize)); err != nil {
+			return err
+		}
+		d.tli, d.seg = tli, seg
 	}
+	name := d.name
 	n, err := d.file.ReadAt(buf, int64(off))
 	if err == io.EOF && n < len(buf) {
 		return fmt.Errorf("could not read file \"%s\": read %d of %d at offset %d (truncated segment)",

@@ -11,8 +11,13 @@ import (
 func (r *Reader) readPage(ctx context.Context, addr lsn.LSN) ([]byte, pageHeader, error) {
 	seg := addr.Segment(r.cfg.SegSize)
 	tli, _ := r.cfg.History.TLIForSegment(seg, r.cfg.SegSize)
-	name := lsn.SegmentName(tli, seg, r.cfg.SegSize)
-	r.touch(name)
+	if !r.nameValid || r.nameSeg != seg || r.nameTLI != tli {
+		// Naming a segment costs more than reading a page from the
+		// cache, and consecutive pages share their segment.
+		r.name, r.nameSeg, r.nameTLI, r.nameValid = lsn.SegmentName(tli, seg, r.cfg.SegSize), seg, tli, true
+		r.touch(r.name)
+	}
+	name := r.name
 	if r.pageValid && r.pageAddr == addr {
 		r.lastName, r.lastOff = name, addr.SegmentOffset(r.cfg.SegSize)
 		return r.page, r.pageHdr, nil

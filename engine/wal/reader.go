@@ -72,6 +72,14 @@ type Reader struct {
 	// read last (or being read when an error stopped the reader).
 	lastName string
 	lastOff  uint32
+
+	// name is the file name of segment nameSeg of timeline nameTLI, the
+	// segment of the page read last, kept so that it is formatted once
+	// per segment rather than once per page.
+	name      string
+	nameSeg   lsn.SegNo
+	nameTLI   lsn.TimeLineID
+	nameValid bool
 }
 
 // NewReader checks cfg and returns a Reader positioned nowhere; call Seek
@@ -140,6 +148,8 @@ func (r *Reader) LastPage() (name string, offset uint32, ok bool) {
 func (r *Reader) ResetSegments() {
 	r.touched = map[string]bool{}
 	r.touchedOrder = nil
+	// The next page read must register its segment again.
+	r.nameValid = false
 }
 
 func (r *Reader) touch(name string) {
