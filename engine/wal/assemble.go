@@ -69,11 +69,23 @@ func (r *Reader) tryReadRecord(ctx context.Context, ptr lsn.LSN, randAccess bool
 	// Grow the buffer with the data actually read, so that a corrupt
 	// length cannot make us allocate before the page headers disagree.
 	take := min(avail, a.totLen)
-	a.buf = append(make([]byte, 0, take), page[off:off+take]...)
 	end := ptr + lsn.LSN(maxAlign(uint64(a.totLen)))
+	switch {
+	case r.reuse && take == a.totLen:
+		// The record lies within the page, which stays put until the
+		// next page is read: decode it in place.
+		a.buf = page[off : off+take]
+	case r.reuse:
+		a.buf = append(r.scratch[:0], page[off:off+take]...)
+	default:
+		a.buf = append(make([]byte, 0, take), page[off:off+take]...)
+	}
 	if take < a.totLen {
 		var restart lsn.LSN
 		end, restart, err = r.gather(ctx, a, pageAddr)
+		if r.reuse && cap(a.buf) <= maxScratch {
+			r.scratch = a.buf[:0]
+		}
 		if err != nil || restart != 0 {
 			return nil, restart, err
 		}
@@ -81,6 +93,11 @@ func (r *Reader) tryReadRecord(ctx context.Context, ptr lsn.LSN, randAccess bool
 	rec, err := r.finish(a, end)
 	return rec, 0, err
 }
+
+// maxScratch bounds the assembly buffer a scanning reader keeps between
+// records, so that one huge record does not pin its memory for the rest
+// of the scan.
+const maxScratch = 1 << 20
 
 // assembly is a record being put together from pages.
 type assembly struct {
@@ -143,9 +160,17 @@ func (r *Reader) finish(a *assembly, end lsn.LSN) (*Record, error) {
 	if recordCRC(a.buf) != a.hdr.crc {
 		return nil, fmt.Errorf("incorrect resource manager data checksum in record at %s", a.ptr)
 	}
-	rec, err := DecodeRecord(a.buf, a.ptr, r.cfg.Layout, r.cfg.BlockSize)
-	if err != nil {
-		return nil, err
+	var rec *Record
+	if r.reuse {
+		rec = &r.rec
+		if err := decodeRecordInto(rec, a.buf, a.ptr, r.cfg.Layout, r.cfg.BlockSize); err != nil {
+			return nil, err
+		}
+	} else {
+		var err error
+		if rec, err = DecodeRecord(a.buf, a.ptr, r.cfg.Layout, r.cfg.BlockSize); err != nil {
+			return nil, err
+		}
 	}
 	if rec.RmID == layout.RmgrXLOG && rec.Info&0xF0 == xlogSwitch {
 		// The rest of the segment is unused: the next record starts at

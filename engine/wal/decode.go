@@ -93,15 +93,27 @@ func DecodeRecord(rec []byte, at lsn.LSN, l *layout.Layout, blockSize uint32) (*
 	if len(rec) < recordHeaderSize {
 		return nil, fmt.Errorf("invalid record length at %s: wanted %d, got %d", at, recordHeaderSize, len(rec))
 	}
-	h := decodeHeader(rec)
-	if int(h.totLen) != len(rec) {
+	if h := decodeHeader(rec); int(h.totLen) != len(rec) {
 		return nil, fmt.Errorf("invalid record length at %s: header says %d, got %d bytes", at, h.totLen, len(rec))
 	}
-	r := &Record{LSN: at, Prev: h.prev, TotalLen: h.totLen, XID: h.xid, Info: h.info, RmID: h.rmid, CRC: h.crc}
+	r := &Record{}
+	if err := decodeRecordInto(r, rec, at, l, blockSize); err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+// decodeRecordInto is DecodeRecord writing into r, whose Blocks array it
+// reuses: the WAL scan decodes millions of records into one Record instead
+// of allocating each. r's MainData points into rec.
+func decodeRecordInto(r *Record, rec []byte, at lsn.LSN, l *layout.Layout, blockSize uint32) error {
+	h := decodeHeader(rec)
+	*r = Record{LSN: at, Prev: h.prev, TotalLen: h.totLen, XID: h.xid, Info: h.info, RmID: h.rmid, CRC: h.crc, Blocks: r.Blocks[:0]}
 	c := &cursor{b: rec[recordHeaderSize:], ok: true}
 	var mainLen uint32
 	datatotal := uint64(0)
-	var lastRel *RelFileNode
+	var lastRel RelFileNode
+	haveRel := false
 	haveBlock := false
 	var lastID uint8
 headers:
@@ -122,28 +134,28 @@ headers:
 			continue
 		case id <= maxBlockID:
 			if haveBlock && id <= lastID {
-				return nil, recordError(at, "out-of-order block_id %d", id)
+				return recordError(at, "out-of-order block_id %d", id)
 			}
 			haveBlock, lastID = true, id
-			b, err := decodeBlock(c, id, at, l, blockSize, &lastRel)
+			b, err := decodeBlock(c, id, at, l, blockSize, &lastRel, &haveRel)
 			if err != nil {
-				return nil, err
+				return err
 			}
 			datatotal += uint64(b.DataLen) + uint64(b.Image.Len)
 			r.Blocks = append(r.Blocks, b)
 			continue
 		default:
-			return nil, recordError(at, "invalid block_id %d", id)
+			return recordError(at, "invalid block_id %d", id)
 		}
 		// Main data headers come last.
 		datatotal += uint64(mainLen)
 		break headers
 	}
 	if !c.ok {
-		return nil, recordError(at, "record with invalid length")
+		return recordError(at, "record with invalid length")
 	}
 	if uint64(len(c.b)-c.pos) != datatotal {
-		return nil, recordError(at, "record with invalid length")
+		return recordError(at, "record with invalid length")
 	}
 	// The payload follows the headers: per block, image then data; then
 	// the main data.
@@ -152,11 +164,11 @@ headers:
 		pos += int(r.Blocks[i].Image.Len) + int(r.Blocks[i].DataLen)
 	}
 	r.MainData = c.b[pos : pos+int(mainLen)]
-	return r, nil
+	return nil
 }
 
 // decodeBlock reads one block reference header after its id byte.
-func decodeBlock(c *cursor, id uint8, at lsn.LSN, l *layout.Layout, blockSize uint32, lastRel **RelFileNode) (BlockRef, error) {
+func decodeBlock(c *cursor, id uint8, at lsn.LSN, l *layout.Layout, blockSize uint32, lastRel *RelFileNode, haveRel *bool) (BlockRef, error) {
 	b := BlockRef{ID: id}
 	b.Flags = c.u8()
 	b.Fork = ForkNumber(b.Flags & blockForkMask)
@@ -183,16 +195,16 @@ func decodeBlock(c *cursor, id uint8, at lsn.LSN, l *layout.Layout, blockSize ui
 		if raw == nil {
 			return b, recordError(at, "record with invalid length")
 		}
-		rel := RelFileNode{
+		*lastRel = RelFileNode{
 			Spc: binary.LittleEndian.Uint32(raw[0:]),
 			DB:  binary.LittleEndian.Uint32(raw[4:]),
 			Rel: binary.LittleEndian.Uint32(raw[8:]),
 		}
-		*lastRel = &rel
-	} else if *lastRel == nil {
+		*haveRel = true
+	} else if !*haveRel {
 		return b, recordError(at, "BKPBLOCK_SAME_REL set but no previous rel")
 	}
-	b.Rel = **lastRel
+	b.Rel = *lastRel
 	b.BlockNo = c.u32()
 	if !c.ok {
 		return b, recordError(at, "record with invalid length")

@@ -80,6 +80,14 @@ type Reader struct {
 	nameSeg   lsn.SegNo
 	nameTLI   lsn.TimeLineID
 	nameValid bool
+
+	// reuse is set while ScanBlocks runs: records are then decoded into
+	// rec, in place on the page or in scratch, because the scan's
+	// callbacks only look at a record while it is current. Records that
+	// Next and ReadRecord return otherwise are the caller's to keep.
+	reuse   bool
+	rec     Record
+	scratch []byte
 }
 
 // NewReader checks cfg and returns a Reader positioned nowhere; call Seek

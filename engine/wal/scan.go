@@ -13,6 +13,8 @@ import (
 type ScanFuncs struct {
 	// Block is called for every block reference of every record, in all
 	// forks: deciding what to do with non-main forks is the caller's call.
+	// The record is valid only during the call: the scan decodes the next
+	// record into the same memory.
 	Block func(rec *Record, ref BlockRef) error
 	// Commit is called for every transaction commit, which the lost-data
 	// report lists.
@@ -29,6 +31,8 @@ type ScanFuncs struct {
 // cannot be known.
 func ScanBlocks(ctx context.Context, r *Reader, from, end lsn.LSN, fns ScanFuncs) error {
 	l := r.cfg.Layout
+	r.reuse = true
+	defer func() { r.reuse = false }()
 	r.Seek(from)
 	for {
 		at := r.next
