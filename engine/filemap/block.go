@@ -16,7 +16,24 @@ func (m *Map) AddBlock(rel RelFileNode, fork ForkNumber, blkno uint32) error {
 	}
 	segno := blkno / m.cfg.RelSegSize
 	inSeg := blkno % m.cfg.RelSegSize
-	return m.addSegmentBlock(RelPath(rel, fork, segno, m.cfg.Major, m.cfg.CatVersion), inSeg)
+	c := &m.lastBlock
+	if !c.valid || c.rel != rel || c.segno != segno {
+		// Consecutive block references mostly hit the same relation
+		// segment: name it and look it up only when that changes.
+		path := RelPath(rel, fork, segno, m.cfg.Major, m.cfg.CatVersion)
+		*c = blockCache{valid: true, rel: rel, segno: segno, path: path, entry: m.entries[path]}
+	}
+	return m.addEntryBlock(c.entry, c.path, inSeg)
+}
+
+// blockCache remembers the segment file of the block AddBlock saw last.
+type blockCache struct {
+	valid bool
+	rel   RelFileNode
+	segno uint32
+	path  string
+	// entry is the map's entry for path, nil when neither listing has it.
+	entry *FileEntry
 }
 
 // AddBlockPath is AddBlock for a caller that already has the segment path
@@ -26,7 +43,10 @@ func (m *Map) AddBlockPath(path string, inSeg uint32) error {
 }
 
 func (m *Map) addSegmentBlock(path string, inSeg uint32) error {
-	e := m.entries[path]
+	return m.addEntryBlock(m.entries[path], path, inSeg)
+}
+
+func (m *Map) addEntryBlock(e *FileEntry, path string, inSeg uint32) error {
 	if e == nil || !e.Target.Exists {
 		return nil
 	}

@@ -30,6 +30,9 @@ type Map struct {
 	entries map[string]*FileEntry
 	keepWAL map[string]bool
 	decided []*FileEntry
+	// lastBlock caches AddBlock's last file lookup; adding an entry
+	// forgets it.
+	lastBlock blockCache
 }
 
 // New returns an empty map for the given server build.
@@ -57,6 +60,7 @@ func (m *Map) entry(path string) *FileEntry {
 	if e == nil {
 		e = &FileEntry{Path: path, IsRelFile: IsRelDataFile(path, m.cfg.Major, m.cfg.CatVersion)}
 		m.entries[path] = e
+		m.lastBlock = blockCache{}
 	}
 	return e
 }
