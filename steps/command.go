@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/pgrunbook/pgrunbook/runbook"
 	"github.com/pgrunbook/pgrunbook/runbook/transport"
@@ -31,6 +32,9 @@ type Command struct {
 	Env map[string]string `yaml:"env"`
 	// Stdin, when set, is fed to the command's standard input.
 	Stdin string `yaml:"stdin"`
+	// Timeout bounds the step; a command still running then is killed
+	// (default: none).
+	Timeout Duration `yaml:"timeout"`
 }
 
 // Validate checks that exactly one of argv and cmd is given.
@@ -57,6 +61,11 @@ func (c *Command) subject() string {
 func (c *Command) Run(ctx context.Context, t *runbook.Target) (runbook.Outcome, error) {
 	if err := c.Validate(); err != nil {
 		return runbook.Outcome{}, fmt.Errorf("command: %w", err)
+	}
+	if c.Timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, time.Duration(c.Timeout))
+		defer cancel()
 	}
 	if skip, why, err := c.skip(ctx, t); err != nil {
 		return runbook.Outcome{}, err

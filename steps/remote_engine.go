@@ -28,6 +28,8 @@ type remoteEngine struct {
 	binary string
 	// remoteDir holds pgrunbook-<sha256> on the host.
 	remoteDir string
+	// stall, when set, stops a run that prints nothing for that long.
+	stall time.Duration
 }
 
 // newRemoteEngine reads remote_dir from the host's variables.
@@ -44,28 +46,40 @@ func newRemoteEngine(t *runbook.Target, binary string) *remoteEngine {
 // runStreaming runs argv as the become user, turning JSON progress lines
 // on standard output into progress events and every other line into
 // output events.
+//
+// A run that prints nothing for e.stall (when set) is stopped with a
+// stall error (stall.go).
 func (e *remoteEngine) runStreaming(ctx context.Context, argv []string) (transport.Result, error) {
 	t := e.t
+	ctx, watch := watchStall(ctx, e.stall, stallSubject(argv))
+	defer watch.stop()
 	cmd := transport.Command{
 		Argv: argv,
 		Stdout: func(line string) {
 			if p, ok := progressLine(line); ok {
+				watch.alive(&p)
 				if t.Progress != nil {
 					t.Progress(p)
 				}
 				return
 			}
+			watch.alive(nil)
 			if t.Output != nil {
 				t.Output("stdout", line)
 			}
 		},
 		Stderr: func(line string) {
+			watch.alive(nil)
 			if t.Output != nil {
 				t.Output("stderr", line)
 			}
 		},
 	}
-	return run(ctx, t, cmd)
+	res, err := run(ctx, t, cmd)
+	if serr := watch.err(); serr != nil {
+		return res, serr
+	}
+	return res, err
 }
 
 // progressLine decodes one --progress-json line.

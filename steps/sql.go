@@ -43,6 +43,9 @@ type SQL struct {
 	// changed. Set it for a SELECT with side effects (pg_reload_conf()) or
 	// a write known to be idempotent.
 	Changed *bool `yaml:"changed"`
+	// Timeout bounds the step, connecting included; a statement still
+	// running then is cancelled (default: none).
+	Timeout Duration `yaml:"timeout"`
 }
 
 // Validate checks that conninfo and query are given.
@@ -62,6 +65,11 @@ func (s *SQL) Validate() error {
 func (s *SQL) Run(ctx context.Context, t *runbook.Target) (runbook.Outcome, error) {
 	if err := s.Validate(); err != nil {
 		return runbook.Outcome{}, fmt.Errorf("sql: %w", err)
+	}
+	if s.Timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, time.Duration(s.Timeout))
+		defer cancel()
 	}
 	subject := redactConninfo(s.Conninfo)
 	readOnly := isReadOnly(s.Query)

@@ -21,6 +21,7 @@ func Kinds() []*runbook.Kind {
 		{Name: "wal_stage", New: func() runbook.Action { return new(WALStage) }}, {Name: "rewind", New: func() runbook.Action { return new(Rewind) }},
 		{Name: "catalog_snapshot", New: func() runbook.Action { return new(CatalogSnapshot) }},
 		{Name: "lost_report", New: func() runbook.Action { return new(LostReport) }},
+		{Name: "fence", New: func() runbook.Action { return new(Fence) }},
 	}
 }
 

@@ -10,13 +10,13 @@ import (
 // so that the yaml tags are the documented parameter names.
 func TestKindsDecode(t *testing.T) {
 	values := map[string]string{
-		"command": `{argv: [pg_ctl, status], creates: /x, removes: /y, chdir: /tmp, env: {A: b}, stdin: "x"}`,
+		"command": `{argv: [pg_ctl, status], creates: /x, removes: /y, chdir: /tmp, env: {A: b}, stdin: "x", timeout: 30s}`,
 		"file":    `{path: /x, state: directory, mode: "0700", owner: postgres, group: postgres, recurse: false}`,
 		"rename":  `{src: /a, dest: /b, force: true}`,
 		"conf":    `{path: /x, set: {port: 5432, hot_standby: on}, unset: [restore_command], mode: "0600", owner: postgres, group: postgres}`,
 		"copy":    `{src: a, dest: /b, mode: 0640, owner: postgres, group: postgres}`,
 		"wait":    `{port: 5432, host: 127.0.0.1, timeout: 60s, interval: 1s}`,
-		"sql":     `{conninfo: "host=127.0.0.1", query: "SELECT $1", args: [1], changed: false}`,
+		"sql":     `{conninfo: "host=127.0.0.1", query: "SELECT $1", args: [1], changed: false, timeout: 10s}`,
 
 		// The PostgreSQL kinds.
 		"pg_stop":   `{pgdata: /d, mode: smart, timeout: 30s, bin_dir: /b, config_file: /etc/pg.conf}`,
@@ -24,12 +24,15 @@ func TestKindsDecode(t *testing.T) {
 		"pg_conf":   `{pgdata: /d, file: postgresql.conf, set: {port: 1922}, unset: [restore_command], override_auto: false}`,
 		"recovery":  `{pgdata: /d, primary_conninfo: "host=a", restore_command: "cp /a/%f %p", primary_slot_name: s, recovery_target_timeline: latest}`,
 		"verify":    `{pgdata: /d, primary: "host=a", local: "host=b", timeout: 10s, tables: [t1, "app:s.t2"], split_brain: [{kind: table, name: public.t2, db: app}]}`,
-		"wal_stage": `{pgdata: /d, archive_dir: /arch, source_server: "host=a", config_file: /c, report_dir: /r, engine_binary: /e}`,
-		"rewind":    `{pgdata: /d, source_server: "host=a", engine: pg_rewind, jobs: 2, config_file: /c, bin_dir: /b, write_recovery_conf: true, restore_target_wal: true, timeout: 10m, report_dir: /r, engine_binary: /e}`,
+		"wal_stage": `{pgdata: /d, archive_dir: /arch, source_server: "host=a", config_file: /c, report_dir: /r, engine_binary: /e, timeout: 10m, stall_timeout: 2m}`,
+		"rewind":    `{pgdata: /d, source_server: "host=a", engine: pg_rewind, jobs: 2, config_file: /c, bin_dir: /b, write_recovery_conf: true, restore_target_wal: true, timeout: 10m, stall_timeout: 90s, report_dir: /r, engine_binary: /e}`,
 
 		// The lost-data report's kinds.
 		"catalog_snapshot": `{pgdata: /d, report_dir: /r, bin_dir: /b, config_file: /c, timeout: 1m}`,
 		"lost_report":      `{pgdata: /d, source_server: "host=a", report_dir: /r, snapshot: /r/pg1/catalog.json, salvage_dir: /s, bin_dir: /b, config_file: /c, engine_binary: /e, timeout: 5m}`,
+
+		// The safety rail before a rewind.
+		"fence": `{pgdata: /d, source_server: "host=a", old_primary: "host=b", bin_dir: /b, config_file: /c, engine_binary: /e, timeout: 30s}`,
 	}
 	kinds := Kinds()
 	if len(kinds) != len(values) {

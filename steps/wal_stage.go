@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/pgrunbook/pgrunbook/runbook"
 )
@@ -42,6 +43,11 @@ type WALStage struct {
 	// EngineBinary is the bastion path of the pgrunbook binary to ship, as
 	// for the rewind step.
 	EngineBinary string `yaml:"engine_binary"`
+	// Timeout bounds the whole step (default: none).
+	Timeout Duration `yaml:"timeout"`
+	// StallTimeout stops the engine when it prints no progress for that
+	// long (default 2m).
+	StallTimeout Duration `yaml:"stall_timeout"`
 }
 
 // Validate checks the required parameters.
@@ -64,10 +70,16 @@ func (s *WALStage) Run(ctx context.Context, t *runbook.Target) (runbook.Outcome,
 	if err := s.Validate(); err != nil {
 		return runbook.Outcome{}, fmt.Errorf("wal_stage: %w", err)
 	}
+	if s.Timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, time.Duration(s.Timeout))
+		defer cancel()
+	}
 	if _, err := pgVersion(ctx, t, s.PGData, ""); err != nil {
 		return runbook.Outcome{}, fmt.Errorf("wal_stage: %w", err)
 	}
 	e := newRemoteEngine(t, s.EngineBinary)
+	e.stall = stallLimit(s.StallTimeout)
 	out, err := e.runEngine(ctx, "", s.args(t.Check), s.SourceServer)
 	if err != nil {
 		return runbook.Outcome{}, fmt.Errorf("wal_stage %s: %w", s.PGData, redact(err, s.SourceServer, nil))
