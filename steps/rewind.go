@@ -55,6 +55,10 @@ type Rewind struct {
 	RestoreTargetWAL bool `yaml:"restore_target_wal"`
 	// Timeout bounds the whole step (default: none).
 	Timeout Duration `yaml:"timeout"`
+	// StallTimeout stops the engine when it prints no progress for that
+	// long (default 2m): the step fails and the node keeps its
+	// interrupted state for a rerun.
+	StallTimeout Duration `yaml:"stall_timeout"`
 	// ReportDir, when set, is a directory on the bastion that keeps a copy
 	// of every rewind report.
 	ReportDir string `yaml:"report_dir"`
@@ -100,6 +104,7 @@ func (s *Rewind) Run(ctx context.Context, t *runbook.Target) (runbook.Outcome, e
 		return runbook.Outcome{}, fmt.Errorf("rewind: %w", err)
 	}
 	e := newRemoteEngine(t, s.EngineBinary)
+	e.stall = stallLimit(s.StallTimeout)
 	check, err := e.runEngine(ctx, "", s.checkArgs(), s.SourceServer)
 	if err != nil && s.Engine == "pg_rewind" && strings.Contains(err.Error(), errEngineIncompatible) {
 		return s.runHostOnly(ctx, t, e, d)
