@@ -82,8 +82,14 @@ func (w *Wait) Run(ctx context.Context, t *runbook.Target) (runbook.Outcome, err
 	parent := ctx
 	ctx, cancel := context.WithTimeout(parent, timeout)
 	defer cancel()
+	// last is what the last finished attempt said: an attempt the deadline
+	// cut short says nothing about why the condition does not hold.
+	last := "none finished before the deadline"
 	for attempt := 1; ; attempt++ {
 		detail, err := w.probe(ctx, t)
+		if detail != interruptedDetail {
+			last = detail
+		}
 		if err != nil && !errors.Is(err, errNotYet) {
 			return runbook.Outcome{}, fmt.Errorf("wait for %s: %w", w.subject(), err)
 		}
@@ -98,9 +104,9 @@ func (w *Wait) Run(ctx context.Context, t *runbook.Target) (runbook.Outcome, err
 		case <-ctx.Done():
 			timer.Stop()
 			if err := parent.Err(); err != nil {
-				return runbook.Outcome{}, fmt.Errorf("wait for %s: %w (last attempt: %s)", w.subject(), err, detail)
+				return runbook.Outcome{}, fmt.Errorf("wait for %s: %w (last attempt: %s)", w.subject(), err, last)
 			}
-			return runbook.Outcome{}, fmt.Errorf("wait for %s: timed out after %s: last attempt: %s", w.subject(), timeout, detail)
+			return runbook.Outcome{}, fmt.Errorf("wait for %s: timed out after %s: last attempt: %s", w.subject(), timeout, last)
 		case <-timer.C:
 		}
 	}
@@ -108,6 +114,9 @@ func (w *Wait) Run(ctx context.Context, t *runbook.Target) (runbook.Outcome, err
 
 // dialTimeout bounds one connection attempt to a port.
 const dialTimeout = 5 * time.Second
+
+// interruptedDetail is a probe's detail when the deadline stopped it.
+const interruptedDetail = "interrupted by the deadline"
 
 // errNotYet marks a probe whose condition does not hold yet.
 var errNotYet = errors.New("not yet")
@@ -134,7 +143,7 @@ func (w *Wait) probe(ctx context.Context, t *runbook.Target) (string, error) {
 	res, err := run(ctx, t, transport.Command{Script: w.Command})
 	if err != nil {
 		if ctx.Err() != nil {
-			return "interrupted by the deadline", errNotYet
+			return interruptedDetail, errNotYet
 		}
 		return "", err
 	}

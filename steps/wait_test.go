@@ -40,8 +40,8 @@ func TestWait(t *testing.T) {
 			wantErr: "wait for port 127.0.0.1:" + strconv.Itoa(closed) + ": timed out after 300ms: last attempt: ", maxTime: 2 * time.Second},
 		{name: "closed port, check mode does not wait", wait: &Wait{Port: closed, Timeout: Duration(time.Minute)}, check: true, wantMsg: "not ready yet", maxTime: time.Second},
 		{name: "command true", wait: &Wait{Command: "true"}, wantMsg: "ready"},
-		{name: "command times out with its output", wait: &Wait{Command: "echo not yet >&2; exit 1", Timeout: Duration(200 * time.Millisecond), Interval: Duration(50 * time.Millisecond)},
-			wantErr: "timed out after 200ms: last attempt: exit status 1: not yet", maxTime: 2 * time.Second},
+		{name: "command times out with its output", wait: &Wait{Command: "echo not yet >&2; exit 1", Timeout: Duration(time.Second), Interval: Duration(50 * time.Millisecond)},
+			wantErr: "timed out after 1s: last attempt: exit status 1: not yet", maxTime: 3 * time.Second},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
