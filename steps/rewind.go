@@ -62,6 +62,12 @@ type Rewind struct {
 	// ReportDir, when set, is a directory on the bastion that keeps a copy
 	// of every rewind report.
 	ReportDir string `yaml:"report_dir"`
+	// KeepConfig keeps the node's own configuration set (postgresql.conf,
+	// pg_hba.conf, pg_ident.conf, postgresql.auto.conf, top-level *.crt,
+	// *.key, *.pem) instead of the new primary's copies (default true;
+	// false is pg_rewind's behaviour). Under --check --diff, false shows
+	// the diff of every such file the rewind would replace.
+	KeepConfig *bool `yaml:"keep_config"`
 	// EngineBinary is the bastion path of the pgrunbook binary to ship;
 	// default this executable, or its pgrunbook-<os>-<arch> sibling for
 	// another platform.
@@ -118,7 +124,7 @@ func (s *Rewind) Run(ctx context.Context, t *runbook.Target) (runbook.Outcome, e
 		return runbook.Outcome{Msg: joinNonEmpty(div, "no rewind required"), Facts: facts}, nil
 	}
 	if t.Check {
-		return runbook.Outcome{Changed: true, Msg: joinNonEmpty("would rewind", div), Facts: facts}, nil
+		return s.checkOutcome(ctx, t, joinNonEmpty("would rewind", div), facts)
 	}
 	running, err := d.running(ctx, t)
 	if err != nil {
@@ -132,7 +138,7 @@ func (s *Rewind) Run(ctx context.Context, t *runbook.Target) (runbook.Outcome, e
 		program, args = d.bin("pg_rewind"), s.pgRewindArgs()
 	}
 	started := time.Now()
-	out, err := e.runEngine(ctx, program, args, s.SourceServer)
+	out, kept, err := s.runKeepingConfig(ctx, t, e, program, args)
 	if out != nil {
 		facts["command"] = strings.Join(out.Argv, " ")
 	}
@@ -145,6 +151,9 @@ func (s *Rewind) Run(ctx context.Context, t *runbook.Target) (runbook.Outcome, e
 		rep = check.Report
 		rep["engine"] = "pg_rewind"
 		rep["duration_ms"] = time.Since(started).Milliseconds()
+		if kept != nil {
+			rep["kept_config"] = kept
+		}
 	}
 	return s.finish(t, rep, div, facts)
 }
@@ -156,7 +165,7 @@ const errEngineIncompatible = "clusters are not compatible with this version of 
 // finish exposes the report, keeps a copy in report_dir and sums it up.
 func (s *Rewind) finish(t *runbook.Target, rep map[string]any, div string, facts map[string]any) (runbook.Outcome, error) {
 	facts["report"] = rep
-	msg := rewindSummary(rep, div)
+	msg := joinNonEmpty(rewindSummary(rep, div), keptSummary(rep))
 	if p, err := keepReport(s.ReportDir, t, "rewind", rep); err != nil {
 		return runbook.Outcome{Changed: true, Msg: msg, Facts: facts}, fmt.Errorf("rewind %s: %w", s.PGData, err)
 	} else if p != "" {
@@ -177,6 +186,9 @@ func (s *Rewind) checkArgs() []string {
 // rewindArgs are pgrunbook rewind's arguments (pg_rewind's syntax).
 func (s *Rewind) rewindArgs() []string {
 	args := append([]string{"rewind"}, s.commonArgs()...)
+	if s.keepConfig() {
+		args = append(args, "--keep-config")
+	}
 	if s.Jobs > 0 {
 		args = append(args, "--jobs="+strconv.Itoa(s.Jobs))
 	}

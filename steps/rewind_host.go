@@ -61,7 +61,7 @@ func (s *Rewind) runHostOnly(ctx context.Context, t *runbook.Target, e *remoteEn
 		return runbook.Outcome{Msg: joinNonEmpty(div, "no rewind required"), Facts: facts}, nil
 	}
 	if t.Check {
-		return runbook.Outcome{Changed: true, Msg: joinNonEmpty("would rewind", div), Facts: facts}, nil
+		return s.checkOutcome(ctx, t, joinNonEmpty("would rewind", div), facts)
 	}
 	running, err := d.running(ctx, t)
 	if err != nil {
@@ -71,7 +71,7 @@ func (s *Rewind) runHostOnly(ctx context.Context, t *runbook.Target, e *remoteEn
 		return runbook.Outcome{}, fmt.Errorf("rewind %s: the server is running (%s): stop it cleanly first (pg_stop)", s.PGData, div)
 	}
 	started := time.Now()
-	out, err := e.runEngine(ctx, d.bin("pg_rewind"), s.pgRewindArgs(), s.SourceServer)
+	out, kept, err := s.runKeepingConfig(ctx, t, e, d.bin("pg_rewind"), s.pgRewindArgs())
 	if out != nil {
 		facts["command"] = strings.Join(out.Argv, " ")
 	}
@@ -80,5 +80,8 @@ func (s *Rewind) runHostOnly(ctx context.Context, t *runbook.Target, e *remoteEn
 	}
 	rep := map[string]any{"engine": "pg_rewind", "rewind_needed": true, "divergence": check["divergence"],
 		"duration_ms": time.Since(started).Milliseconds()}
+	if kept != nil {
+		rep["kept_config"] = kept
+	}
 	return s.finish(t, rep, div, facts)
 }
