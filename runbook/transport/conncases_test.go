@@ -201,6 +201,9 @@ func testUploadAtomic(t *testing.T, conn Conn, dir string) {
 	}
 	stop := make(chan struct{})
 	readerDone := make(chan error, 1)
+	// The second upload starts once the reader has read once: a fast
+	// upload could otherwise finish before the reader ran at all.
+	reading := make(chan struct{})
 	go func() {
 		reads := 0
 		for {
@@ -220,12 +223,20 @@ func testUploadAtomic(t *testing.T, conn Conn, dir string) {
 				return
 			}
 			reads++
+			if reads == 1 {
+				close(reading)
+			}
 			if !bytes.Equal(got, first) && !bytes.Equal(got, second) {
 				readerDone <- errors.New("reader saw a partial or mixed file")
 				return
 			}
 		}
 	}()
+	select {
+	case <-reading:
+	case err := <-readerDone:
+		t.Fatalf("reader: %v", err)
+	}
 	err := conn.Upload(ctx, io.MultiReader(bytes.NewReader(second[:1<<20]), bytes.NewReader(second[1<<20:])), dest, 0o600)
 	close(stop)
 	if err != nil {
