@@ -47,8 +47,16 @@ bench: deps build
 	$(GO) test -run '^$$' -bench . -benchtime 1x -timeout 60m ./engine/rewindbench/
 	$(GO) test -run '^$$' -bench . -benchtime 3x $$($(GO) list ./... | grep -v /engine/rewindbench)
 
+# fuzz runs every parser fuzz target for FUZZTIME each (go test -fuzz takes
+# one target at a time).
+FUZZTIME ?= 1m
 fuzz:
-	@echo "see README: Fuzzing"
+	$(GO) test ./engine/wal -run '^$$' -fuzz '^FuzzDecodeRecord$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./engine/wal -run '^$$' -fuzz '^FuzzDecodePage$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./engine/timeline -run '^$$' -fuzz '^FuzzParseHistory$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./engine/pgcontrol -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./engine/lsn -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./steps/pgconf -run '^$$' -fuzz '^FuzzParseRender$$' -fuzztime $(FUZZTIME)
 
 clean:
 	rm -rf bin
