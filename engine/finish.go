@@ -44,6 +44,7 @@ func (r *run) finish(ctx context.Context) error {
 	after.MinRecoveryPointTLI = endTLI
 	after.State = pgcontrol.InArchiveRecovery
 	after.Time = time.Now().Unix()
+	testPause(ctx, "control")
 	return r.w.WriteControlFile(after.Marshal())
 }
 

@@ -72,6 +72,10 @@ type run struct {
 
 	progress progressCounter
 	fetched  atomic.Int64
+
+	// marker is the in-progress record of this rewind, or of the
+	// interrupted one it resumes (see markerfence.go).
+	marker *Marker
 }
 
 // Rewind rewinds opts.TargetDir to match the source, as pg_rewind 15 does.
@@ -103,9 +107,17 @@ func (r *run) rewind(ctx context.Context) error {
 		return err
 	}
 	r.w = w
+	// An interrupted rewind fenced pg_control; the target's own goes
+	// back before it is read.
+	if err := r.resumeMarker(); err != nil {
+		return err
+	}
 	// The target's control file comes first, so that a cluster of a major
 	// version the engine cannot handle is refused before anything runs.
 	if err := r.readTargetControl(); err != nil {
+		return err
+	}
+	if done, err := r.resumeFinished(ctx); done || err != nil {
 		return err
 	}
 	// A rewind that failed part way overwrote the target's WAL; its
@@ -159,7 +171,14 @@ func (r *run) rewind(ctx context.Context) error {
 	}
 	keepControlBackup(entries)
 	r.keepWALBackup(entries)
+	r.keepFence(entries)
+	if err := r.beginMarker(); err != nil {
+		return err
+	}
 	if err := r.backupControl(); err != nil {
+		return err
+	}
+	if err := r.fence(); err != nil {
 		return err
 	}
 	if err := r.backupWAL(entries); err != nil {
@@ -176,13 +195,7 @@ func (r *run) rewind(ctx context.Context) error {
 	if err := r.w.Sync(ctx); err != nil {
 		return err
 	}
-	if err := r.dropWALBackup(); err != nil {
-		return err
-	}
-	if err := r.dropControlBackup(); err != nil {
-		return err
-	}
-	if err := r.writeRecoveryConf(); err != nil {
+	if err := r.cleanUpMarked(); err != nil {
 		return err
 	}
 	r.progress.phase(PhaseDone, 0)

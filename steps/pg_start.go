@@ -87,6 +87,9 @@ func (s *PgStart) Run(ctx context.Context, t *runbook.Target) (runbook.Outcome, 
 	}
 	out := runbook.Outcome{Msg: "already running"}
 	if !running {
+		if err := refuseInterruptedRewind(ctx, t, s.PGData); err != nil {
+			return runbook.Outcome{}, err
+		}
 		if t.Check {
 			return runbook.Outcome{Changed: true, Msg: "would start the server"}, nil
 		}
