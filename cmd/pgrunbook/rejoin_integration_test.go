@@ -204,8 +204,9 @@ func TestRejoinOnTheLab(t *testing.T) {
 			t.Errorf("--check %q: %s (%s), want %s", step, e.Status, e.Msg, want)
 		}
 	}
-	if !strings.Contains(ends[c.Primary+"/"+stepRewind].Msg, "would rewind") {
-		t.Errorf("--check rewind: %q", ends[c.Primary+"/"+stepRewind].Msg)
+	if msg := ends[c.Primary+"/"+stepRewind].Msg; !strings.Contains(msg, "would rewind") || !strings.Contains(msg, "keeps the node's ") ||
+		!strings.Contains(msg, "postgresql.conf (differs)") || len(ends[c.Primary+"/"+stepRewind].Diffs) != 0 {
+		t.Errorf("--check rewind: %q, want the node's postgresql.conf kept and no diff", msg)
 	}
 	diffs := map[string]runbook.FileDiff{}
 	for _, step := range []string{stepRecovery, stepConf} {
@@ -235,6 +236,9 @@ func TestRejoinOnTheLab(t *testing.T) {
 		if e := ends[c.Primary+"/"+step]; e.Status != want {
 			t.Errorf("rejoin %q: %s (%s), want %s", step, e.Status, e.Msg, want)
 		}
+	}
+	if msg := ends[c.Primary+"/"+stepRewind].Msg; !strings.Contains(msg, "kept the node's ") || !strings.Contains(msg, "postgresql.conf (differs)") {
+		t.Errorf("rewind: %q, want the node's postgresql.conf kept", msg)
 	}
 	if msg := ends[c.Primary+"/"+stepVerify].Msg; !strings.HasPrefix(msg, "all ") || !strings.HasSuffix(msg, " checks passed") {
 		t.Errorf("verify: %q", msg)
