@@ -4,24 +4,32 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"fmt"
+	"net"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
+
+	toxiproxy "github.com/Shopify/toxiproxy/v2"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/rs/zerolog"
 
 	"github.com/pgrunbook/pgrunbook/engine"
 	"github.com/pgrunbook/pgrunbook/engine/rewindtest"
 	"github.com/pgrunbook/pgrunbook/testenv/pgcluster"
 )
 
-// TestInterruptedRewind kills the engine with SIGKILL at two points of a
-// rewind against a running source: while it copies (seen on
-// --progress-json) and just before it writes pg_control (the test-only
-// pause). Each time the marker stays next to PGDATA, pg_control is fenced
-// (its backup inverted), PostgreSQL itself refuses to start the data
-// directory, a rerun says it resumes and completes, and the node then
+// TestInterruptedRewind interrupts a rewind against a running source four
+// ways: SIGKILL while it copies (seen on --progress-json), SIGKILL just
+// before it writes pg_control (the test-only pause), the source connection
+// reset by a toxiproxy reset_peer toxic mid-copy, and the source restarted
+// mid-copy. Each time the marker stays next to PGDATA, pg_control is
+// fenced (its backup inverted), PostgreSQL itself refuses to start the
+// data directory, a rerun says it resumes and completes, and the node then
 // follows the new primary with its data.
 func TestInterruptedRewind(t *testing.T) {
 	t.Parallel()
@@ -34,13 +42,22 @@ func TestInterruptedRewind(t *testing.T) {
 		// it.
 		env  []string
 		wait func(stdoutLine, stderrLine string) bool
+		// interrupt does the harm; killed says it was SIGKILL (else
+		// the engine must fail with exit code 1).
+		interrupt func(t *testing.T, s *rewindtest.Scenario, p *toxiproxy.Proxy, proc *os.Process)
+		killed    bool
 	}{
-		{"sigkill during the fetch", nil, func(line, _ string) bool {
-			return strings.Contains(line, `"phase":"copying"`) && !strings.Contains(line, `"done":0,`)
-		}},
+		{"sigkill during the fetch", nil, copying, sigkill, true},
 		{"sigkill before pg_control is written", []string{engine.PauseEnv + "=control"}, func(_, line string) bool {
 			return strings.Contains(line, "test pause before control")
-		}},
+		}, sigkill, true},
+		{"source connection reset", nil, copying, func(t *testing.T, _ *rewindtest.Scenario, p *toxiproxy.Proxy, _ *os.Process) {
+			_, err := p.Toxics.AddToxicJson(strings.NewReader(`{"name":"reset","type":"reset_peer","stream":"downstream","attributes":{"timeout":0}}`))
+			must(t, err)
+		}, false},
+		{"source restarted", nil, copying, func(t *testing.T, s *rewindtest.Scenario, _ *toxiproxy.Proxy, _ *os.Process) {
+			must(t, s.Standby.Restart(s.Ctx))
+		}, false},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -61,10 +78,14 @@ func TestInterruptedRewind(t *testing.T) {
 			savedConf := filepath.Join(s.TempDir(), "postgresql.conf")
 			copyFile(t, s.Primary.ConfPath(), savedConf)
 			args := []string{"--no-sync", "--progress-json", "--jobs", "1",
-				"--source-server", s.Standby.ConnString(rewindtest.RewindRole),
 				"--target-pgdata", s.Primary.DataDir, "--config-file", savedConf}
+			// The interrupted run reaches the source through toxiproxy;
+			// the rerun directly.
+			proxy := startProxy(t, s.Standby.Port)
+			first := append([]string{"--source-server", fmt.Sprintf("host=127.0.0.1 port=%d user=%s dbname=postgres", proxyPort(t, proxy), rewindtest.RewindRole)}, args...)
+			args = append([]string{"--source-server", s.Standby.ConnString(rewindtest.RewindRole)}, args...)
 
-			killWhen(t, ctx, ours, tc.env, tc.wait, args...)
+			interruptWhen(t, ctx, ours, tc.env, tc.wait, func(proc *os.Process) { tc.interrupt(t, s, proxy, proc) }, tc.killed, first...)
 			assertFenced(t, s, savedConf)
 
 			res := run(t, s, ours, args...)
@@ -91,9 +112,41 @@ func TestInterruptedRewind(t *testing.T) {
 	}
 }
 
-// killWhen runs the engine and SIGKILLs it as soon as wait is true of its
-// output so far; it fails the test if the engine ended by itself.
-func killWhen(t *testing.T, ctx context.Context, r rewindtest.Rewinder, env []string, wait func(stdout, stderr string) bool, args ...string) {
+// copying is true of a --progress-json line once bytes are being copied.
+func copying(stdoutLine, _ string) bool {
+	return strings.Contains(stdoutLine, `"phase":"copying"`) && !strings.Contains(stdoutLine, `"done":0,`)
+}
+
+// sigkill kills the engine.
+func sigkill(t *testing.T, _ *rewindtest.Scenario, _ *toxiproxy.Proxy, proc *os.Process) {
+	must(t, proc.Signal(syscall.SIGKILL))
+}
+
+// startProxy runs an in-process toxiproxy from a free loopback port to the
+// given local port.
+func startProxy(t *testing.T, upstreamPort int) *toxiproxy.Proxy {
+	t.Helper()
+	srv := toxiproxy.NewServer(toxiproxy.NewMetricsContainer(prometheus.NewRegistry()), zerolog.Nop())
+	p := toxiproxy.NewProxy(srv, "source", "127.0.0.1:0", fmt.Sprintf("127.0.0.1:%d", upstreamPort))
+	must(t, p.Start())
+	t.Cleanup(p.Stop)
+	return p
+}
+
+// proxyPort is the port the proxy listens on.
+func proxyPort(t *testing.T, p *toxiproxy.Proxy) int {
+	t.Helper()
+	_, port, err := net.SplitHostPort(p.Listen)
+	must(t, err)
+	n, err := strconv.Atoi(port)
+	must(t, err)
+	return n
+}
+
+// interruptWhen runs the engine and interrupts it as soon as wait is true
+// of a line of its output; it fails the test if the engine ended by
+// itself, or did not die as expected (SIGKILL, or else exit code 1).
+func interruptWhen(t *testing.T, ctx context.Context, r rewindtest.Rewinder, env []string, wait func(stdout, stderr string) bool, interrupt func(*os.Process), killed bool, args ...string) {
 	t.Helper()
 	cmd, err := r.Command(ctx, args...)
 	must(t, err)
@@ -127,14 +180,15 @@ func killWhen(t *testing.T, ctx context.Context, r rewindtest.Rewinder, env []st
 			t.Fatalf("the engine never reached the kill point\nstdout:\n%s\nstderr:\n%s", stdout.String(), stderr.String())
 		}
 	}
-	must(t, cmd.Process.Signal(syscall.SIGKILL))
+	interrupt(cmd.Process)
 	go func() {
 		for range lines {
 		}
 	}()
 	err = cmd.Wait()
-	if ws, ok := cmd.ProcessState.Sys().(syscall.WaitStatus); !ok || !ws.Signaled() {
-		t.Fatalf("the engine should have died of SIGKILL, got %v\nstdout:\n%s\nstderr:\n%s", err, stdout.String(), stderr.String())
+	ws, ok := cmd.ProcessState.Sys().(syscall.WaitStatus)
+	if !ok || ws.Signaled() != killed || (!killed && ws.ExitStatus() != 1) {
+		t.Fatalf("the engine should have died (killed: %v), got %v\nstdout:\n%s\nstderr:\n%s", killed, err, stdout.String(), stderr.String())
 	}
 }
 

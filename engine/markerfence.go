@@ -226,3 +226,26 @@ func testPause(ctx context.Context, point string) {
 	case <-time.After(10 * time.Minute):
 	}
 }
+
+// readTargetControlFenced reads the target's control file as
+// readTargetControl does, but takes the backup when an interrupted rewind
+// left pg_control fenced: wal-stage, which runs before the rerun, must
+// see the target as it was without lifting the fence.
+func (r *run) readTargetControlFenced() error {
+	err := r.readTargetControl()
+	if err == nil {
+		return nil
+	}
+	backup, berr := os.ReadFile(r.targetPath(ControlBackupPath))
+	cur, cerr := os.ReadFile(r.targetPath(target.ControlFilePath))
+	if berr != nil || cerr != nil || !bytes.Equal(cur, fencedControl(backup)) {
+		return err
+	}
+	cf, perr := parseControl(backup, "target")
+	if perr != nil {
+		return err
+	}
+	r.infof("pg_control is fenced by an interrupted rewind; reading its backup %s", ControlBackupPath)
+	r.tgtCF, r.layout = cf, cf.Layout
+	return nil
+}

@@ -116,7 +116,7 @@ func StageWAL(ctx context.Context, opts StageOptions) (*StageReport, error) {
 // stage runs the readers of a rewind with a fetching page source.
 func (s *stager) stage(ctx context.Context) error {
 	r := s.r
-	if err := r.readTargetControl(); err != nil {
+	if err := r.readTargetControlFenced(); err != nil {
 		return err
 	}
 	if s.writesTarget() {

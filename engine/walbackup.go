@@ -119,7 +119,8 @@ func (r *run) restoreWAL() error {
 		return nil
 	}
 	current, err := os.ReadFile(r.targetPath(target.ControlFilePath))
-	if err != nil || !bytes.Equal(saved, current) {
+	// A fenced pg_control (markerfence.go) is still the target's own.
+	if err != nil || (!bytes.Equal(saved, current) && !bytes.Equal(fencedControl(saved), current)) {
 		r.debugf("leaving %s: pg_control is no longer the target's own", backup)
 		return nil
 	}
