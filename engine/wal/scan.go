@@ -53,7 +53,8 @@ func ScanBlocks(ctx context.Context, r *Reader, from, end lsn.LSN, fns ScanFuncs
 }
 
 func scanRecord(rec *Record, l *layout.Layout, fns ScanFuncs) error {
-	if !l.Special.Ignored(rec.RmID, rec.Info) && rec.Info&InfoSpecialRelUpdate != 0 {
+	// The flag is rare: test it before looking the record type up.
+	if rec.Info&InfoSpecialRelUpdate != 0 && !l.Special.Ignored(rec.RmID, rec.Info) {
 		return fmt.Errorf("WAL record modifies a relation, but record type is not recognized: lsn: %s, rmid: %d, rmgr: %s, info: %02X",
 			rec.LSN, rec.RmID, RmgrName(rec.RmID), rec.Info)
 	}
