@@ -33,7 +33,9 @@ const defaultFenceTimeout = time.Minute
 // bastion through the host's connection (as the sql step does); the
 // need-check is the engine's `wal-stage --check-only`, shipped like the
 // rewind step's. The step changes nothing, under --check or not: it is ok
-// or it fails. Facts["rewind_needed"] carries the verdict.
+// or it fails (under --check a running old primary is only noted, since
+// the pg_stop before it did not stop it). Facts["rewind_needed"] carries
+// the verdict.
 type Fence struct {
 	// PGData is the old primary's data directory.
 	PGData string `yaml:"pgdata"`
@@ -95,7 +97,8 @@ func (f *Fence) run(ctx context.Context, t *runbook.Target) (runbook.Outcome, er
 	if err != nil {
 		return runbook.Outcome{}, err
 	}
-	if err := f.oldPrimaryStopped(ctx, t, d); err != nil {
+	stopped, err := f.oldPrimaryStopped(ctx, t, d)
+	if err != nil {
 		return runbook.Outcome{}, err
 	}
 	src, err := inspectServer(ctx, t, f.SourceServer)
@@ -141,39 +144,45 @@ func (f *Fence) run(ctx context.Context, t *runbook.Target) (runbook.Outcome, er
 	facts["check"] = check.Report
 	needed, _ := check.Report["rewind_needed"].(bool)
 	facts["rewind_needed"] = needed
-	return runbook.Outcome{Msg: fenceSummary(src, tgtTLI, needed, check.Report), Facts: facts}, nil
+	return runbook.Outcome{Msg: fenceSummary(stopped, src, tgtTLI, needed, check.Report), Facts: facts}, nil
 }
 
 // oldPrimaryStopped refuses an old primary that could still take writes:
 // a server running on the data directory, or one answering out of
-// recovery at old_primary.
-func (f *Fence) oldPrimaryStopped(ctx context.Context, t *runbook.Target, d *dataDir) error {
+// recovery at old_primary. Under --check a running server is only noted:
+// the pg_stop step before the fence would have stopped it. It returns how
+// the step's message describes the old primary.
+func (f *Fence) oldPrimaryStopped(ctx context.Context, t *runbook.Target, d *dataDir) (string, error) {
 	running, err := d.running(ctx, t)
 	if err != nil {
-		return err
+		return "", err
 	}
-	if running {
-		return fmt.Errorf("the old primary is running on %s and may still accept writes: stop it and fence it "+
+	state := "old primary stopped"
+	switch {
+	case running && t.Check:
+		state = "old primary still running (a real run refuses unless pg_stop stopped it)"
+	case running:
+		return "", fmt.Errorf("the old primary is running on %s and may still accept writes: stop it and fence it "+
 			"first (pg_stop), then rerun", f.PGData)
 	}
 	if f.OldPrimary == "" {
-		return nil
+		return state, nil
 	}
 	old, err := inspectServer(ctx, t, f.OldPrimary)
 	if err != nil {
 		// Unreachable is what fenced means here.
-		return nil
+		return state, nil
 	}
 	if !old.InRecovery {
-		return fmt.Errorf("the old primary still accepts writes at %s (a server out of recovery answers there): "+
+		return "", fmt.Errorf("the old primary still accepts writes at %s (a server out of recovery answers there): "+
 			"stop it and fence it first (pg_stop, or take the address away), then rerun", old.Subject)
 	}
-	return nil
+	return state, nil
 }
 
 // fenceSummary is the step's message: the fence held, and the verdict.
-func fenceSummary(src *serverInfo, tgtTLI uint32, needed bool, rep map[string]any) string {
-	head := fmt.Sprintf("fenced: old primary stopped, new primary %s is a primary on timeline %d of the same system", src.Subject, src.Timeline)
+func fenceSummary(stopped string, src *serverInfo, tgtTLI uint32, needed bool, rep map[string]any) string {
+	head := fmt.Sprintf("fenced: %s, new primary %s is a primary on timeline %d of the same system", stopped, src.Subject, src.Timeline)
 	div := divergenceText(rep)
 	end, _ := rep["target_end"].(string)
 	var verdict string
