@@ -249,3 +249,9 @@ func (r *run) readTargetControlFenced() error {
 	r.tgtCF, r.layout = cf, cf.Layout
 	return nil
 }
+
+// FencedControl returns the image an interrupted rewind leaves in
+// global/pg_control for a control file image, so that tools reading the
+// target (the playbook's steps) can tell a fenced pg_control from a
+// damaged one and read its backup instead.
+func FencedControl(image []byte) []byte { return fencedControl(image) }

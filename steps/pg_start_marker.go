@@ -1,12 +1,15 @@
 package steps
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 	"time"
 
 	"github.com/pgrunbook/pgrunbook/engine"
+	"github.com/pgrunbook/pgrunbook/engine/layout"
+	"github.com/pgrunbook/pgrunbook/engine/pgcontrol"
 	"github.com/pgrunbook/pgrunbook/runbook"
 )
 
@@ -33,4 +36,21 @@ func refuseInterruptedRewind(ctx context.Context, t *runbook.Target, pgdata stri
 		}
 	}
 	return fmt.Errorf("pg_start %s: refusing to start: a rewind%s was interrupted, marker %s; the data directory is neither the old primary nor a copy of the new one: rerun the playbook (its rewind step resumes the rewind) or `pgrunbook rewind`, never start this node by hand", pgdata, since, path)
+}
+
+// fencedControl reads the node's own control file from the rewind's
+// backup when pg_control is fenced by an interrupted rewind (the fenced
+// image is the backup with its system identifier inverted), so that the
+// steps before the rerun (pg_stop, fence, lost_report) see the node as it
+// was. It reports false when pg_control is not such an image.
+func (d *dataDir) fencedControl(ctx context.Context, t *runbook.Target, current []byte, l *layout.Layout) (*pgcontrol.ControlFile, bool) {
+	backup, ok, err := readFile(ctx, t, d.file(engine.ControlBackupPath))
+	if err != nil || !ok || !bytes.Equal(engine.FencedControl(backup), current) {
+		return nil, false
+	}
+	cf, err := pgcontrol.Parse(backup, l)
+	if err != nil {
+		return nil, false
+	}
+	return cf, true
 }

@@ -79,6 +79,11 @@ func (d *dataDir) control(ctx context.Context, t *runbook.Target) (*pgcontrol.Co
 	}
 	cf, err := pgcontrol.Parse(b, l)
 	if err != nil {
+		// An interrupted rewind fenced pg_control; its backup is the
+		// node's own (engine/markerfence.go).
+		if own, ok := d.fencedControl(ctx, t, b, l); ok {
+			return own, nil
+		}
 		return nil, fmt.Errorf("read pg_control %s: %w", p, err)
 	}
 	return cf, nil
