@@ -51,6 +51,11 @@ type Fence struct {
 	BinDir string `yaml:"bin_dir"`
 	// ConfigFile is the target's postgresql.conf when outside PGDATA.
 	ConfigFile string `yaml:"config_file"`
+	// ArchiveDir or RestoreCommand (at most one) is where the need-check
+	// reads target WAL that pg_wal no longer has (its latest checkpoint
+	// recycled into the archive); it copies nothing into pg_wal.
+	ArchiveDir     string `yaml:"archive_dir"`
+	RestoreCommand string `yaml:"restore_command"`
 	// EngineBinary is the bastion path of the pgrunbook binary to ship, as
 	// for the rewind step.
 	EngineBinary string `yaml:"engine_binary"`
@@ -65,6 +70,8 @@ func (f *Fence) Validate() error {
 		return errors.New("pgdata is required")
 	case f.SourceServer == "":
 		return errors.New("source_server is required (the new primary to check)")
+	case f.ArchiveDir != "" && f.RestoreCommand != "":
+		return errors.New("archive_dir and restore_command exclude each other")
 	case f.Timeout < 0:
 		return fmt.Errorf("timeout %s must not be negative", time.Duration(f.Timeout))
 	}
@@ -133,6 +140,12 @@ func (f *Fence) run(ctx context.Context, t *runbook.Target) (runbook.Outcome, er
 	args := []string{"wal-stage", "--check-only", "--target-pgdata=" + f.PGData}
 	if f.ConfigFile != "" {
 		args = append(args, "--config-file="+f.ConfigFile)
+	}
+	switch {
+	case f.ArchiveDir != "":
+		args = append(args, "--archive-dir="+f.ArchiveDir)
+	case f.RestoreCommand != "":
+		args = append(args, "--restore-command="+f.RestoreCommand)
 	}
 	check, err := e.runEngine(ctx, "", args, f.SourceServer)
 	if err != nil {

@@ -16,7 +16,8 @@ func TestFenceValidate(t *testing.T) {
 		{Fence{SourceServer: "host=a"}, "pgdata is required"},
 		{Fence{PGData: "/d"}, "source_server is required"},
 		{Fence{PGData: "/d", SourceServer: "host=a", Timeout: Duration(-time.Second)}, "timeout -1s must not be negative"},
-		{Fence{PGData: "/d", SourceServer: "host=a", OldPrimary: "host=b"}, ""},
+		{Fence{PGData: "/d", SourceServer: "host=a", ArchiveDir: "/a", RestoreCommand: "cp /a/%f %p"}, "archive_dir and restore_command exclude each other"},
+		{Fence{PGData: "/d", SourceServer: "host=a", OldPrimary: "host=b", ArchiveDir: "/a"}, ""},
 	} {
 		err := tc.f.Validate()
 		if (err == nil) != (tc.want == "") || (err != nil && !strings.Contains(err.Error(), tc.want)) {

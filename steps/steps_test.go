@@ -32,7 +32,7 @@ func TestKindsDecode(t *testing.T) {
 		"lost_report":      `{pgdata: /d, source_server: "host=a", report_dir: /r, snapshot: /r/pg1/catalog.json, salvage_dir: /s, bin_dir: /b, config_file: /c, engine_binary: /e, timeout: 5m}`,
 
 		// The safety rail before a rewind.
-		"fence": `{pgdata: /d, source_server: "host=a", old_primary: "host=b", bin_dir: /b, config_file: /c, engine_binary: /e, timeout: 30s}`,
+		"fence": `{pgdata: /d, source_server: "host=a", old_primary: "host=b", archive_dir: /arch, bin_dir: /b, config_file: /c, engine_binary: /e, timeout: 30s}`,
 	}
 	kinds := Kinds()
 	if len(kinds) != len(values) {
