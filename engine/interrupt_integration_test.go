@@ -88,6 +88,15 @@ func TestInterruptedRewind(t *testing.T) {
 			interruptWhen(t, ctx, ours, tc.env, tc.wait, func(proc *os.Process) { tc.interrupt(t, s, proxy, proc) }, tc.killed, first...)
 			assertFenced(t, s, savedConf)
 
+			// A rerun that fails before it changes anything (the source
+			// unreachable) leaves the node fenced.
+			unreachable := append([]string{"--source-server", "host=127.0.0.1 port=1 user=" + rewindtest.RewindRole + " dbname=postgres"}, args[2:]...)
+			if res, err := ours.Run(ctx, unreachable...); err != nil || res.ExitCode != 1 ||
+				!strings.Contains(res.Stderr, "resuming an interrupted rewind started at") {
+				t.Fatalf("a rerun against an unreachable source should resume, then fail: %v\n%s", err, res)
+			}
+			assertFenced(t, s, savedConf)
+
 			res := run(t, s, ours, args...)
 			if !strings.Contains(res.Stderr, "resuming an interrupted rewind started at") {
 				t.Fatalf("the rerun should say it resumes an interrupted rewind\n%s", res)

@@ -46,11 +46,14 @@ func fencedControl(image []byte) []byte {
 }
 
 // resumeMarker looks for the marker of an interrupted rewind before the
-// target's control file is read. With one, it says so and puts the
-// target's own pg_control back from the backup when the one in place is
-// fenced, torn or missing. Without one, it checks that a marker could be
-// written at all, so that a rewind that could not record itself fails
-// before it changes anything.
+// target's control file is read. With one, it says so and fences
+// pg_control again from the backup when the one in place is torn or
+// missing. It never lifts the fence: a rerun that fails before it changes
+// anything (the source unreachable) must leave the node as unstartable as
+// it found it; the rerun reads the target's own control file from the
+// backup instead (readTargetControlFenced). Without a marker, it checks
+// that one could be written at all, so that a rewind that could not
+// record itself fails before it changes anything.
 func (r *run) resumeMarker() error {
 	m, err := ReadMarker(r.opts.TargetDir)
 	if err != nil {
@@ -79,6 +82,9 @@ func (r *run) resumeMarker() error {
 		}
 	}
 	backup, berr := os.ReadFile(r.targetPath(ControlBackupPath))
+	if berr == nil && err == nil && bytes.Equal(cur, fencedControl(backup)) {
+		return nil
+	}
 	if berr != nil {
 		return fmt.Errorf("resume interrupted rewind of %s: pg_control is fenced or damaged and its backup %s cannot be read (%w); rebuild the node from a base backup",
 			r.opts.TargetDir, r.targetPath(ControlBackupPath), berr)
@@ -86,9 +92,9 @@ func (r *run) resumeMarker() error {
 	if _, perr := parseControl(backup, "target"); perr != nil {
 		return fmt.Errorf("resume interrupted rewind of %s: backup %s: %w", r.opts.TargetDir, r.targetPath(ControlBackupPath), perr)
 	}
-	r.infof("restoring the target's own pg_control from %s", ControlBackupPath)
-	if err := writeSynced(ctlPath, backup, r.w.FileMode()); err != nil {
-		return fmt.Errorf("restore %s from its backup: %w", ctlPath, err)
+	r.infof("pg_control is torn or missing; fencing it again from %s", ControlBackupPath)
+	if err := writeSynced(ctlPath, fencedControl(backup), r.w.FileMode()); err != nil {
+		return fmt.Errorf("fence %s again from its backup: %w", ctlPath, err)
 	}
 	return nil
 }
@@ -105,7 +111,7 @@ func (r *run) resumeFinished(ctx context.Context) (bool, error) {
 		backup, err := os.ReadFile(r.targetPath(ControlBackupPath))
 		if err == nil {
 			cur, cerr := os.ReadFile(r.targetPath(target.ControlFilePath))
-			done = cerr == nil && !bytes.Equal(cur, backup)
+			done = cerr == nil && !bytes.Equal(cur, backup) && !bytes.Equal(cur, fencedControl(backup))
 		}
 	}
 	if !done {

@@ -107,14 +107,15 @@ func (r *run) rewind(ctx context.Context) error {
 		return err
 	}
 	r.w = w
-	// An interrupted rewind fenced pg_control; the target's own goes
-	// back before it is read.
+	// An interrupted rewind fenced pg_control and left a marker: say so,
+	// and fence a torn pg_control again.
 	if err := r.resumeMarker(); err != nil {
 		return err
 	}
 	// The target's control file comes first, so that a cluster of a major
 	// version the engine cannot handle is refused before anything runs.
-	if err := r.readTargetControl(); err != nil {
+	// A fenced one is read from its backup.
+	if err := r.readTargetControlFenced(); err != nil {
 		return err
 	}
 	if done, err := r.resumeFinished(ctx); done || err != nil {
