@@ -18,7 +18,7 @@ import (
 // as soon as the engine starts copying, every backend serving the rewind
 // role is stopped with SIGSTOP. The step must stop the engine after
 // stall_timeout, fail naming the stall and how far it got, and leave no
-// engine process behind.
+// engine process behind; the node then refuses to start.
 func TestRewindStallIntegration(t *testing.T) {
 	t.Parallel()
 	if os.Geteuid() != 0 {
@@ -95,8 +95,19 @@ func TestRewindStallIntegration(t *testing.T) {
 		time.Sleep(200 * time.Millisecond)
 	}
 
-	// The rerun belongs to the crash-safety tests: here the point is that
-	// the step gave up and took the engine down with it.
+	// The node keeps its interrupted state: it refuses to start.
+	if _, err := (&PgStart{PGData: s.Primary.DataDir, Timeout: Duration(30 * time.Second)}).Run(ctx, target("postgres", false, false)); err == nil ||
+		!strings.Contains(err.Error(), "refusing to start: a rewind") {
+		t.Errorf("pg_start after the stall: %v; want a refusal naming the interrupted rewind", err)
+	}
+	if running, err := s.Primary.Running(ctx); err != nil || running {
+		t.Errorf("the stalled node runs (%v, %v)", running, err)
+	}
+
+	// A rerun after this stall is not asserted here yet: the rewind step's
+	// need-check (wal-stage --check-only) reads the target's pg_wal as the
+	// interrupted copy left it (a truncated segment) instead of the WAL
+	// backup, and fails; see the issue-5 report.
 }
 
 // engineProcesses lists the shipped engine's processes (pgrunbook-<sha>)
