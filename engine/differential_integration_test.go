@@ -83,7 +83,9 @@ func TestDifferential(t *testing.T) {
 	must(t, s.Standby.Stop(ctx, pgcluster.StopFast))
 	savedConf := filepath.Join(t.TempDir(), "postgresql.conf")
 	copyFile(t, s.Primary.ConfPath(), savedConf)
-	engineCopy := filepath.Join(t.TempDir(), "data")
+	// In a directory postgres owns: the engine writes its in-progress
+	// marker next to the data directory.
+	engineCopy := filepath.Join(s.TempDir(), "data")
 	copyTree(t, s.Primary.DataDir, engineCopy)
 	report := filepath.Join(s.TempDir(), "report.json")
 
