@@ -103,6 +103,9 @@ func (s *LostReport) Run(ctx context.Context, t *runbook.Target) (runbook.Outcom
 	}
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
+	if skip, err := interruptedRewindSkip(ctx, t, s.PGData, dir); skip != nil || err != nil {
+		return runbook.Outcome{Skipped: skip != nil, Msg: msgOf(skip)}, err
+	}
 	out, err := s.run(ctx, t, dir)
 	if err != nil {
 		return out, fmt.Errorf("lost_report %s: %w", s.PGData, redact(err, s.SourceServer, nil))

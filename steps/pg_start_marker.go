@@ -54,3 +54,29 @@ func (d *dataDir) fencedControl(ctx context.Context, t *runbook.Target, current 
 	}
 	return cf, true
 }
+
+// interruptedRewindSkip is lost_report's answer on a node whose rewind
+// was interrupted: the data directory is half rewound, so neither its WAL
+// nor a dump of it says what the old primary had; the report the step
+// wrote before that rewind (it runs before the rewind step) stands. It
+// returns nil when there is no marker.
+func interruptedRewindSkip(ctx context.Context, t *runbook.Target, pgdata, dir string) (*string, error) {
+	path := engine.MarkerPath(pgdata)
+	_, ok, err := readFile(ctx, t, path)
+	if err != nil {
+		return nil, fmt.Errorf("lost_report %s: read rewind marker %s: %w", pgdata, path, err)
+	}
+	if !ok {
+		return nil, nil
+	}
+	msg := fmt.Sprintf("a rewind was interrupted (marker %s): the data directory is already half rewound, so the report written before that rewind in %s stands", path, dir)
+	return &msg, nil
+}
+
+// msgOf is the message a skip carries, or "".
+func msgOf(msg *string) string {
+	if msg == nil {
+		return ""
+	}
+	return *msg
+}

@@ -59,7 +59,10 @@ func TestRejoinSurvivesADroppedSSHConnection(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
 	bin := rejoinEngine(t)
-	opts := runOptions{inventory: lab.Inventory, forks: 5, extra: []string{"engine_binary=" + bin}}
+	// With the lost-data report on: its steps run before the rewind on
+	// the rerun too, against the fenced node.
+	opts := runOptions{inventory: lab.Inventory, forks: 5, extra: []string{"engine_binary=" + bin,
+		"report_dir=" + t.TempDir(), "salvage_dir=" + t.TempDir()}}
 	runPlaybook(t, ctx, opts, drillPlaybook)
 	c := lab.Clusters[0]
 	old := lab.Host(c.Primary)
@@ -113,6 +116,9 @@ func TestRejoinSurvivesADroppedSSHConnection(t *testing.T) {
 		t.Errorf("the rerun's rewind step should say it resumes the interrupted rewind\n%s", out)
 	}
 	ends := stepEnds(t, out)
+	if e := ends[c.Primary+"/report what the rewind throws away"]; e.Status != "skipped" || !strings.Contains(e.Msg, "a rewind was interrupted") {
+		t.Errorf("lost_report on the rerun should keep the report written before the interrupted rewind: %+v", e)
+	}
 	if e := ends[c.Primary+"/"+stepVerify]; e.Status != "ok" {
 		t.Fatalf("verify after the rerun: %+v", e)
 	}
