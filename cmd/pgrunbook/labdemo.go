@@ -90,7 +90,14 @@ func runLabDemo(ctx context.Context, opts labDemoOptions, w io.Writer) (err erro
 		fmt.Fprintf(w, "\nlab %s is down\n", lab.Name)
 	}()
 
-	reports := filepath.Join(lab.StateDir, "reports")
+	// The reports outlive the lab (its state directory goes with Down),
+	// next to it rather than inside it: a lab refuses a state directory
+	// holding files it did not write, so leftovers of an interrupted demo
+	// must not sit there. Each demo starts them afresh.
+	reports := lab.StateDir + ".reports"
+	if err := os.RemoveAll(reports); err != nil {
+		return labFailed(ctx, fmt.Errorf("lab demo: clear old reports: %w", err))
+	}
 	extra := []string{"report_dir=" + reports}
 	if opts.EngineBinary != "" {
 		extra = append(extra, "engine_binary="+opts.EngineBinary)
@@ -111,6 +118,7 @@ func runLabDemo(ctx context.Context, opts labDemoOptions, w io.Writer) (err erro
 	}
 	fmt.Fprintln(w)
 	rep.print(w)
+	fmt.Fprintf(w, "\nthe staging, lost-data and rewind reports are in %s\n", reports)
 	return nil
 }
 
