@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/pgrunbook/pgrunbook/engine"
 	"github.com/pgrunbook/pgrunbook/runbook"
 )
 
@@ -111,15 +112,27 @@ func (s *Rewind) Run(ctx context.Context, t *runbook.Target) (runbook.Outcome, e
 	}
 	e := newRemoteEngine(t, s.EngineBinary)
 	e.stall = stallLimit(s.StallTimeout)
-	check, err := e.runEngine(ctx, "", s.checkArgs(), s.SourceServer)
-	if err != nil && s.Engine == "pg_rewind" && strings.Contains(err.Error(), errEngineIncompatible) {
-		return s.runHostOnly(ctx, t, e, d)
-	}
+	// An interrupted rewind (its marker next to PGDATA) must be finished
+	// whatever a need-check would say: the data directory is half the old
+	// primary's and half the new one's, and its pg_wal may hold torn
+	// copies that only the rewind's own resume puts right.
+	_, interrupted, err := readFile(ctx, t, engine.MarkerPath(s.PGData))
 	if err != nil {
-		return runbook.Outcome{}, fmt.Errorf("rewind %s: decide whether a rewind is needed: %w", s.PGData, redact(err, s.SourceServer, nil))
+		return runbook.Outcome{}, fmt.Errorf("rewind %s: read rewind marker: %w", s.PGData, err)
+	}
+	check := &engineRun{Report: map[string]any{"rewind_needed": true, "resumed": true}}
+	div := "resuming an interrupted rewind (marker " + engine.MarkerPath(s.PGData) + ")"
+	if !interrupted {
+		check, err = e.runEngine(ctx, "", s.checkArgs(), s.SourceServer)
+		if err != nil && s.Engine == "pg_rewind" && strings.Contains(err.Error(), errEngineIncompatible) {
+			return s.runHostOnly(ctx, t, e, d)
+		}
+		if err != nil {
+			return runbook.Outcome{}, fmt.Errorf("rewind %s: decide whether a rewind is needed: %w", s.PGData, redact(err, s.SourceServer, nil))
+		}
+		div = divergenceText(check.Report)
 	}
 	facts := map[string]any{"check": check.Report, "command": strings.Join(check.Argv, " ")}
-	div := divergenceText(check.Report)
 	if needed, _ := check.Report["rewind_needed"].(bool); !needed {
 		return runbook.Outcome{Msg: joinNonEmpty(div, "no rewind required"), Facts: facts}, nil
 	}

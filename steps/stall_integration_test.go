@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pgrunbook/pgrunbook/engine"
 	"github.com/pgrunbook/pgrunbook/engine/rewindtest"
 	"github.com/pgrunbook/pgrunbook/runbook"
 )
@@ -104,10 +105,15 @@ func TestRewindStallIntegration(t *testing.T) {
 		t.Errorf("the stalled node runs (%v, %v)", running, err)
 	}
 
-	// A rerun after this stall is not asserted here yet: the rewind step's
-	// need-check (wal-stage --check-only) reads the target's pg_wal as the
-	// interrupted copy left it (a truncated segment) instead of the WAL
-	// backup, and fails; see the issue-5 report.
+	// The rerun, with the source answering again, completes the rewind.
+	resume()
+	tg.Progress = nil
+	if _, err := rewind.Run(ctx, tg); err != nil {
+		t.Fatalf("rerun after the stall: %v", err)
+	}
+	if m, err := engine.ReadMarker(s.Primary.DataDir); err != nil || m != nil {
+		t.Errorf("rewind marker after the rerun: %+v, %v; want none", m, err)
+	}
 }
 
 // engineProcesses lists the shipped engine's processes (pgrunbook-<sha>)
