@@ -51,6 +51,9 @@ type Event struct {
 
 	// The recap event.
 	Hosts map[string]HostRecap `json:"hosts,omitempty"`
+	// Notes are the steps' recap lines (Outcome.Note), per host, in the
+	// order the steps ran.
+	Notes map[string][]string `json:"notes,omitempty"`
 }
 
 // HostRecap counts the step results of one host over the whole run.

@@ -124,7 +124,7 @@ func Run(ctx context.Context, opts RunOptions) (Recap, error) {
 	if r.recap.Interrupted {
 		msg = joinMsg("interrupted", msg)
 	}
-	r.events.emit(Event{Type: EventRecap, Hosts: maps.Clone(r.recap.Hosts), Msg: msg})
+	r.events.emit(Event{Type: EventRecap, Hosts: maps.Clone(r.recap.Hosts), Notes: maps.Clone(r.recap.Notes), Msg: msg})
 	return r.recap, nil
 }
 

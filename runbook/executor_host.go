@@ -17,6 +17,7 @@ type hostRun struct {
 	vars    map[string]any
 	counts  HostRecap
 	ignored int
+	notes   []string
 }
 
 func (r *execution) newHostRun(h *Host, b *batchState, index int) *hostRun {
@@ -55,6 +56,9 @@ func (hr *hostRun) settle(s *Step, res stepResult) (stop bool) {
 	hr.counts.count(res.status)
 	if res.ignored {
 		hr.ignored++
+	}
+	if res.outcome.Note != "" {
+		hr.notes = append(hr.notes, res.outcome.Note)
 	}
 	if s.Register != "" {
 		hr.vars[s.Register] = res.registered

@@ -136,6 +136,12 @@ func (r *execution) runBatch(ctx context.Context, hosts []*Host) {
 		if hr.ignored > 0 {
 			r.recap.Ignored[hr.host.Name] = hr.ignored
 		}
+		if len(hr.notes) > 0 {
+			if r.recap.Notes == nil {
+				r.recap.Notes = map[string][]string{}
+			}
+			r.recap.Notes[hr.host.Name] = hr.notes
+		}
 	}
 }
 

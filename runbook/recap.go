@@ -31,6 +31,8 @@ type Recap struct {
 	Aborted string
 	// Interrupted is true when the run's context was cancelled.
 	Interrupted bool
+	// Notes are the steps' recap lines (Outcome.Note) per host.
+	Notes map[string][]string
 }
 
 // FailedHosts returns the hosts, in run order, on which a step failed

@@ -80,6 +80,15 @@ func (r *Redactor) Event(ev Event) Event {
 		}
 		ev.Diffs = diffs
 	}
+	if len(ev.Notes) > 0 {
+		notes := make(map[string][]string, len(ev.Notes))
+		for h, lines := range ev.Notes {
+			for _, l := range lines {
+				notes[h] = append(notes[h], r.Redact(l))
+			}
+		}
+		ev.Notes = notes
+	}
 	if ev.Progress != nil {
 		p := *ev.Progress
 		p.Phase = r.Redact(p.Phase)

@@ -50,6 +50,7 @@ type jsonEvent struct {
 	Diffs      []jsonDiff            `json:"diffs,omitempty"`
 	Progress   *jsonProgress         `json:"progress,omitempty"`
 	Hosts      *map[string]HostRecap `json:"hosts,omitempty"`
+	Notes      map[string][]string   `json:"notes,omitempty"`
 }
 
 type jsonDiff struct {
@@ -95,6 +96,7 @@ func (r *JSONRenderer) Event(e Event) {
 			hosts = map[string]HostRecap{}
 		}
 		je.Hosts = &hosts
+		je.Notes = e.Notes
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()

@@ -281,3 +281,20 @@ func TestRenderTextStepBanners(t *testing.T) {
 		}
 	}
 }
+
+// Notes of the steps come back under the recap table, one line per host
+// and note, in both renderers.
+func TestRenderRecapNotes(t *testing.T) {
+	recap := Event{Type: EventRecap, Hosts: map[string]HostRecap{"pg1": {OK: 1}, "pg2": {OK: 1}},
+		Notes: map[string][]string{"pg1": {"lost 9 commits"}}}
+	var text bytes.Buffer
+	NewTextRenderer(&text).Event(recap)
+	if !strings.Contains(text.String(), "\npg1 : lost 9 commits\n") {
+		t.Errorf("text recap lacks the note:\n%s", text.String())
+	}
+	var js bytes.Buffer
+	NewJSONRenderer(&js).Event(recap)
+	if !strings.Contains(js.String(), `"notes":{"pg1":["lost 9 commits"]}`) {
+		t.Errorf("JSON recap lacks the note: %s", js.String())
+	}
+}

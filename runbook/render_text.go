@@ -141,6 +141,16 @@ func (r *TextRenderer) renderRecap(e Event) {
 		r.printf("%-*s : ok=%-4d changed=%-4d unreachable=%-4d failed=%-4d skipped=%d\n",
 			width, n, c.OK, c.Changed, c.Unreachable, c.Failed, c.Skipped)
 	}
+	noted := false
+	for _, n := range names {
+		for _, l := range e.Notes[n] {
+			if !noted {
+				r.printf("\n")
+				noted = true
+			}
+			r.printf("%-*s : %s\n", width, n, l)
+		}
+	}
 	if e.Msg != "" {
 		r.printf("\nrun stopped: %s\n", e.Msg)
 	}

@@ -72,6 +72,10 @@ type Outcome struct {
 	Stderr string
 	// Facts are extra fields that `register` exposes, e.g. query rows.
 	Facts map[string]any
+	// Note is a line the run's recap repeats for the host, for what an
+	// operator must not miss at the end of a long run (the writes a rewind
+	// threw away).
+	Note string
 }
 
 // FileDiff is the content of one file before and after a step.

@@ -159,6 +159,9 @@ func (s *LostReport) run(ctx context.Context, t *runbook.Target, dir string) (ru
 		return out, err
 	}
 	out.Msg = rep.Summary() + "; report in " + tp
+	// The recap repeats it: at the end of a long run the operator must
+	// still see what the rewind threw away.
+	out.Note = rep.Summary() + " (" + tp + ")"
 	out.Facts = map[string]any{"report_file": jp, "text_file": tp, "commits": len(rep.Commits), "lost": rep}
 	return out, nil
 }

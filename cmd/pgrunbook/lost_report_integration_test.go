@@ -170,6 +170,16 @@ func TestLostReportAfterTheDrill(t *testing.T) {
 			t.Errorf("lost report message %q lacks %q", msg, want)
 		}
 	}
+	// The recap repeats the summary, so it is the last thing the operator
+	// reads.
+	var recap struct{ Notes map[string][]string }
+	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+	if err := json.Unmarshal([]byte(lines[len(lines)-1]), &recap); err != nil {
+		t.Fatalf("last line is not the recap: %v", err)
+	}
+	if notes := strings.Join(recap.Notes[c.Primary], "\n"); !strings.Contains(notes, "lost "+strconv.Itoa(len(xids))+" commits") {
+		t.Errorf("recap notes of %s = %q, want the lost-data summary", c.Primary, notes)
+	}
 
 	if rep.Salvage == nil || len(rep.Salvage.WALSegments) == 0 || len(rep.Salvage.Dumps) != 1 {
 		t.Fatalf("salvage: %+v", rep.Salvage)
