@@ -10,7 +10,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"sync"
 	"syscall"
 	"time"
 )
@@ -59,36 +58,23 @@ func (c localConn) Exec(ctx context.Context, cmd Command) (Result, error) {
 		return Result{}, fmt.Errorf("run %s locally: %w", name, err)
 	}
 
-	var res Result
-	var wg sync.WaitGroup
-	var outErr, errErr error
-	wg.Add(2)
-	go func() { defer wg.Done(); res.Stdout, outErr = drainLines(stdout, cmd.Stdout) }()
-	go func() { defer wg.Done(); res.Stderr, errErr = drainLines(stderr, cmd.Stderr) }()
-	stdinFailed := make(chan error, 1)
-	if cmd.Stdin != nil {
-		go func() {
-			r := &errReader{r: cmd.Stdin}
-			if err := writeFramed(stdin, r); err != nil && r.err != nil {
-				stdinFailed <- r.err
-			}
-		}()
-	}
+	p := startPumps(cmd, stdin, stdout, stderr)
 	drained := make(chan struct{})
-	go func() { wg.Wait(); close(drained) }()
+	go func() { p.wait(); close(drained) }()
 
 	var stopErr error
 	select {
 	case <-drained:
 	case <-ctx.Done():
 		stopErr = fmt.Errorf("run %s locally: %w", name, ctx.Err())
-	case rerr := <-stdinFailed:
+	case rerr := <-p.stdinFailed:
 		stopErr = fmt.Errorf("run %s locally: read stdin: %w", name, rerr)
 	}
+	res := &p.res
 	if stopErr != nil {
 		stopGroup(proc.Process.Pid, stdin, drained)
 		proc.Wait()
-		return res, stopErr
+		return *res, stopErr
 	}
 	err = proc.Wait()
 	var exitErr *exec.ExitError
@@ -97,12 +83,12 @@ func (c localConn) Exec(ctx context.Context, cmd Command) (Result, error) {
 	case errors.As(err, &exitErr):
 		res.ExitCode = exitCode(exitErr)
 	default:
-		return res, fmt.Errorf("run %s locally: %w", name, err)
+		return *res, fmt.Errorf("run %s locally: %w", name, err)
 	}
-	if err := errors.Join(outErr, errErr); err != nil {
-		return res, fmt.Errorf("read output of %s locally: %w", name, err)
+	if err := p.readErr(); err != nil {
+		return *res, fmt.Errorf("read output of %s locally: %w", name, err)
 	}
-	return res, nil
+	return *res, nil
 }
 
 // stopGroup stops the process group pgid: it closes the watchdog's stdin

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"sort"
-	"sync"
 	"time"
 
 	"golang.org/x/crypto/ssh"
@@ -54,21 +53,8 @@ func (c *sshConn) Exec(ctx context.Context, cmd Command) (Result, error) {
 		return Result{}, c.sessionErr(err, "start %s on %s", name, c.cfg.Name)
 	}
 
-	var res Result
-	var wg sync.WaitGroup
-	var outErr, errErr error
-	wg.Add(2)
-	go func() { defer wg.Done(); res.Stdout, outErr = drainLines(stdout, cmd.Stdout) }()
-	go func() { defer wg.Done(); res.Stderr, errErr = drainLines(stderr, cmd.Stderr) }()
-	stdinFailed := make(chan error, 1)
-	if cmd.Stdin != nil {
-		go func() {
-			r := &errReader{r: cmd.Stdin}
-			if err := writeFramed(stdin, r); err != nil && r.err != nil {
-				stdinFailed <- r.err
-			}
-		}()
-	}
+	p := startPumps(cmd, stdin, stdout, stderr)
+	res := &p.res
 	waited := make(chan error, 1)
 	go func() { waited <- sess.Wait() }()
 
@@ -76,26 +62,26 @@ func (c *sshConn) Exec(ctx context.Context, cmd Command) (Result, error) {
 	case err = <-waited:
 	case <-ctx.Done():
 		c.stop(sess, waited)
-		wg.Wait()
-		return res, fmt.Errorf("run %s on %s: %w", name, c.cfg.Name, ctx.Err())
-	case rerr := <-stdinFailed:
+		p.wait()
+		return *res, fmt.Errorf("run %s on %s: %w", name, c.cfg.Name, ctx.Err())
+	case rerr := <-p.stdinFailed:
 		c.stop(sess, waited)
-		wg.Wait()
-		return res, fmt.Errorf("run %s on %s: read stdin: %w", name, c.cfg.Name, rerr)
+		p.wait()
+		return *res, fmt.Errorf("run %s on %s: read stdin: %w", name, c.cfg.Name, rerr)
 	}
-	wg.Wait()
+	p.wait()
 	var exitErr *ssh.ExitError
 	switch {
 	case err == nil:
 	case errors.As(err, &exitErr):
 		res.ExitCode = exitErr.ExitStatus()
 	default:
-		return res, c.sessionErr(err, "connection lost while running %s on %s", name, c.cfg.Name)
+		return *res, c.sessionErr(err, "connection lost while running %s on %s", name, c.cfg.Name)
 	}
-	if err := errors.Join(outErr, errErr); err != nil {
-		return res, c.sessionErr(err, "read output of %s on %s", name, c.cfg.Name)
+	if err := p.readErr(); err != nil {
+		return *res, c.sessionErr(err, "read output of %s on %s", name, c.cfg.Name)
 	}
-	return res, nil
+	return *res, nil
 }
 
 // acquire takes one of the connection's session slots.
