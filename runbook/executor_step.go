@@ -157,6 +157,7 @@ func (hr *hostRun) target(ctx context.Context, s *Step) (t *Target, res stepResu
 		},
 		redactor: hr.r.events.redact,
 	}
+	t.Peers = hr.peers(t)
 	return t, stepResult{}, true
 }
 

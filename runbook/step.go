@@ -50,6 +50,9 @@ type Target struct {
 	Output func(stream, line string)
 	// Progress receives progress of long work (WAL staging, rewind copy).
 	Progress func(Progress)
+	// Peers, when set, opens the Target of another inventory host; steps
+	// call it through Peer. The executor sets it; tests may too.
+	Peers func(ctx context.Context, name string) (*Target, error)
 
 	// redactor masks the run's secrets in events; see MarkSecret.
 	redactor *Redactor
