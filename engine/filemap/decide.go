@@ -10,13 +10,26 @@ import (
 // entries sorted in execution order: by action (CREATE, COPY, COPY_TAIL,
 // NONE, TRUNCATE, REMOVE), then by path ascending, except that removals are
 // sorted by path descending so that a directory's contents go before it.
-// The entries stay owned by the map; calling Decide again recomputes them.
+// With Config.Trim set, the files recovery never reads are then left
+// unfetched (see Trim). The entries stay owned by the map; calling Decide
+// again recomputes them.
 func (m *Map) Decide() ([]*FileEntry, error) {
 	out := make([]*FileEntry, 0, len(m.entries))
+	var tc *trimContext
+	if m.cfg.Trim != nil {
+		tc = m.newTrimContext()
+	}
 	for _, e := range m.entries {
+		if e.Skipped != SkipNone {
+			e.Blocks, e.heldBlocks = e.heldBlocks, BlockSet{}
+			e.Skipped, e.SkippedBytes = SkipNone, 0
+		}
 		a, err := m.decide(e)
 		if err != nil {
 			return nil, err
+		}
+		if tc != nil {
+			a = m.trim(e, a, tc)
 		}
 		e.Action = a
 		e.TailFrom, e.TruncateTo = 0, 0

@@ -29,4 +29,13 @@ type FileEntry struct {
 	// because the target's WAL changed them after the divergence. They are
 	// fetched whatever the Action is.
 	Blocks BlockSet
+	// Skipped is, when the map trims (Config.Trim), the reason this
+	// source file is not fetched although pg_rewind would fetch it; the
+	// Action is then NONE and Blocks is empty. SkippedBytes is what
+	// pg_rewind's decision would have fetched of it.
+	Skipped      SkipReason
+	SkippedBytes int64
+	// heldBlocks keeps the changed blocks of a skipped entry, so that a
+	// later Decide starts again from everything AddBlock recorded.
+	heldBlocks BlockSet
 }

@@ -21,6 +21,9 @@ type Config struct {
 	// Debugf, when set, receives the --debug messages pg_rewind prints
 	// while deciding (exclusions, kept WAL segments).
 	Debugf func(format string, args ...any)
+	// Trim, when set, leaves out the source files recovery of the rewound
+	// target never reads (see Trim); nil decides exactly as pg_rewind 15.
+	Trim *Trim
 }
 
 // Map collects both listings, the changed blocks and the kept WAL segments,

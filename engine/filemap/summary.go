@@ -22,12 +22,38 @@ type Summary struct {
 	// Actions totals per action name; entries whose action is NONE and
 	// that have no changed block are counted under NONE with zero bytes.
 	Actions map[Action]ActionTotal `json:"actions"`
+	// Skipped totals, per reason, the files a trimming map leaves
+	// unfetched and the bytes pg_rewind would have fetched of them.
+	Skipped map[SkipReason]ActionTotal `json:"skipped,omitempty"`
+}
+
+// SkippedTotal adds up Skipped over all reasons.
+func (s Summary) SkippedTotal() ActionTotal {
+	var t ActionTotal
+	for _, r := range s.Skipped {
+		t.Files += r.Files
+		t.Bytes += r.Bytes
+	}
+	return t
+}
+
+// SkipLine is the -P line that says what trimming saved, in whole MiB
+// rounded down like ProgressLine.
+func (s Summary) SkipLine() string {
+	t := s.SkippedTotal()
+	return fmt.Sprintf("skipped %d files, %d MB recovery never reads", t.Files, t.Bytes/(1024*1024))
 }
 
 // Summary totals the decided map. Decide must have run.
 func (m *Map) Summary() Summary {
-	s := Summary{Actions: make(map[Action]ActionTotal)}
+	s := Summary{Actions: make(map[Action]ActionTotal), Skipped: make(map[SkipReason]ActionTotal)}
 	for _, e := range m.decided {
+		if e.Skipped != SkipNone {
+			k := s.Skipped[e.Skipped]
+			k.Files++
+			k.Bytes += e.SkippedBytes
+			s.Skipped[e.Skipped] = k
+		}
 		t := s.Actions[e.Action]
 		t.Files++
 		if e.Source.Type == TypeRegular && e.Source.Exists {

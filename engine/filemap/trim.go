@@ -1,0 +1,158 @@
+package filemap
+
+import "fmt"
+
+// SkipReason is why a rewind that trims (Config.Trim) leaves a source file
+// unfetched although pg_rewind 15 would fetch it.
+type SkipReason int
+
+// The skip reasons. SkipNone means the file is handled as pg_rewind would.
+const (
+	SkipNone SkipReason = iota
+	// SkipWALBeforeRedo is a WAL segment that ends at or before the redo
+	// point recovery starts from: replay never reads it.
+	SkipWALBeforeRedo
+	// SkipUnlogged is a fork other than the init fork of a relation whose
+	// init fork the source has: recovery removes it when it starts and
+	// rebuilds the main fork from the init fork when it ends.
+	SkipUnlogged
+	// SkipTemp is a temporary relation file or a temporary WAL file, which
+	// the server deletes when it starts.
+	SkipTemp
+)
+
+// SkipReasons lists the reasons a file can be skipped for, in report
+// order.
+var SkipReasons = []SkipReason{SkipWALBeforeRedo, SkipUnlogged, SkipTemp}
+
+var skipNames = [...]string{
+	SkipNone:          "none",
+	SkipWALBeforeRedo: "wal_before_redo",
+	SkipUnlogged:      "unlogged",
+	SkipTemp:          "temp",
+}
+
+// String returns the reason's name as the rewind report spells it.
+func (r SkipReason) String() string {
+	if r >= 0 && int(r) < len(skipNames) {
+		return skipNames[r]
+	}
+	return "unknown"
+}
+
+// MarshalText renders the reason by name, so JSON maps read "unlogged".
+func (r SkipReason) MarshalText() ([]byte, error) {
+	if r < 0 || int(r) >= len(skipNames) {
+		return nil, fmt.Errorf("marshal skip reason %d: unknown reason", int(r))
+	}
+	return []byte(r.String()), nil
+}
+
+// Trim turns on the rules that leave out what recovery of the rewound
+// target never reads. pg_rewind 15 fetches all of it; a nil Trim in Config
+// keeps the map faithful to pg_rewind.
+type Trim struct {
+	// Redo is where replay of the rewound target starts, the START WAL
+	// LOCATION of its backup_label. Source WAL segments that end at or
+	// before it are not fetched; zero turns the rule off.
+	Redo uint64
+	// WALSegSize is the WAL segment size from pg_control, needed to turn a
+	// segment file name into the LSN range it holds.
+	WALSegSize uint32
+	// Unlogged skips the forks of unlogged relations that recovery
+	// removes: every fork but the init fork of a relation whose init fork
+	// the source has.
+	Unlogged bool
+	// Temp skips temporary relation files (t<backend>_<relfilenode>...)
+	// and temporary WAL files (pg_wal/xlogtemp.*), which the server
+	// deletes when it starts.
+	Temp bool
+}
+
+// trim applies the trimming rules to one entry after pg_rewind's rules
+// chose faithful for it. A file is skipped only if faithful would fetch
+// bytes of it: it then does nothing (the target's own copy, if any, stays
+// as it is), its changed blocks are set aside, and the bytes it would have
+// fetched are kept in SkippedBytes.
+func (m *Map) trim(e *FileEntry, faithful Action, ctx *trimContext) Action {
+	if !e.Source.Exists || e.Source.Type != TypeRegular || e.Path == "global/pg_control" || IsExcluded(e.Path) {
+		return faithful
+	}
+	reason := m.skipReason(e.Path, ctx)
+	if reason == SkipNone {
+		return faithful
+	}
+	n := m.fetchBytes(e, faithful)
+	if n == 0 {
+		return faithful
+	}
+	e.Skipped, e.SkippedBytes = reason, n
+	e.heldBlocks, e.Blocks = e.Blocks, BlockSet{}
+	m.debugf("not fetching \"%s\" (%s): recovery never reads it", e.Path, reason)
+	return ActionNone
+}
+
+// skipReason tells which trimming rule, if any, covers a source path.
+func (m *Map) skipReason(path string, ctx *trimContext) SkipReason {
+	t := m.cfg.Trim
+	switch {
+	case t.Redo != 0 && m.walBeforeRedo(path):
+		return SkipWALBeforeRedo
+	case t.Temp && m.isTempFile(path):
+		return SkipTemp
+	case t.Unlogged && m.isUnloggedFork(path, ctx):
+		return SkipUnlogged
+	}
+	return SkipNone
+}
+
+// fetchBytes is what the entry's action and changed blocks fetch.
+func (m *Map) fetchBytes(e *FileEntry, a Action) int64 {
+	n := int64(e.Blocks.Len()) * m.cfg.BlockSize
+	switch a {
+	case ActionCopy:
+		return e.Source.Size
+	case ActionCopyTail:
+		n += e.Source.Size - e.Target.Size
+	}
+	return n
+}
+
+// trimContext is what the trimming rules learn from the whole source
+// listing before deciding any one path.
+type trimContext struct {
+	// initForks are the relations, per database directory, whose init
+	// fork the source has.
+	initForks map[dbRel]bool
+}
+
+// newTrimContext collects the source's init forks when the unlogged rule
+// is on.
+func (m *Map) newTrimContext() *trimContext {
+	ctx := &trimContext{}
+	if m.cfg.Trim == nil || !m.cfg.Trim.Unlogged {
+		return ctx
+	}
+	ctx.initForks = map[dbRel]bool{}
+	for _, e := range m.entries {
+		if !e.Source.Exists || e.Source.Type != TypeRegular {
+			continue
+		}
+		if k, fork, ok := m.parseDbspaceRel(e.Path); ok && fork == ForkInit {
+			ctx.initForks[k] = true
+		}
+	}
+	return ctx
+}
+
+// isUnloggedFork tells whether path is a fork other than the init fork
+// (main, fsm or vm, any segment) of a relation whose init fork the source
+// has. Recovery of the rewound target, which then has that init fork,
+// deletes such files before replay, and copies the init fork over the
+// main fork when it ends. The source decides: a relation unlogged only on
+// the target is handled as pg_rewind would, and its init fork is removed
+// like any file the source lacks.
+func (m *Map) isUnloggedFork(path string, ctx *trimContext) bool {
+	k, fork, ok := m.parseDbspaceRel(path)
+	return ok && fork != ForkInit && ctx.initForks[k]
+}
