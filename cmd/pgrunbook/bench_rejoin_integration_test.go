@@ -1,0 +1,339 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"maps"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"text/tabwriter"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/pgrunbook/pgrunbook/runbook"
+	"github.com/pgrunbook/pgrunbook/testenv"
+	"github.com/pgrunbook/pgrunbook/testenv/pgcluster"
+)
+
+// fleetBenchClusters is the number of clusters BenchmarkRejoinFleet brings
+// up: one whose old primary is rejoined alone, and fleetBenchWidth whose
+// old primaries are rejoined together, so that both runs start from a
+// fresh split brain of the same size.
+const (
+	fleetBenchWidth    = 4
+	fleetBenchClusters = 1 + fleetBenchWidth
+)
+
+// fleetBenchRows is the number of rows of the table bench on every
+// primary: about 6 MB of heap (rows of 130 bytes, 57 to an 8 kB page) and
+// 1 MB of index. Each side of the split brain rewrites half of it, so that
+// a rewind copies megabytes of blocks the old primary changed and the
+// rejoined node replays megabytes of the new primary's WAL.
+const fleetBenchRows = 40000
+
+// benchSeedSQL creates the table bench on a primary before the drill; the
+// checkpoint after it is the last common one, as on a server that
+// checkpoints regularly.
+var benchSeedSQL = fmt.Sprintf(`
+CREATE TABLE bench (id int PRIMARY KEY, val text NOT NULL);
+INSERT INTO bench SELECT i, md5(i::text) || md5((i + 1)::text) FROM generate_series(1, %d) i;
+CHECKPOINT;
+`, fleetBenchRows)
+
+// The split brain's writes on bench, after the drill: the new primary
+// rewrites the even rows, the old primary the odd ones and deletes a slice,
+// so that neither side's pages match the other's.
+const (
+	benchNewPrimarySQL = `UPDATE bench SET val = 'new primary ' || val WHERE id % 2 = 0`
+	benchOldPrimarySQL = `UPDATE bench SET val = 'old primary ' || val WHERE id % 2 = 1;
+DELETE FROM bench WHERE id % 100 = 7`
+)
+
+// fetchedBytes reads what the rewind step says it fetched.
+var fetchedBytes = regexp.MustCompile(`fetched (\d+) bytes`)
+
+// rejoinRun is one timed `pgrunbook run playbooks/rejoin.yml`.
+type rejoinRun struct {
+	hosts []string
+	wall  time.Duration
+	// steps holds, per step, the longest duration any host took.
+	steps map[string]time.Duration
+	// order is the steps in the order they first ended.
+	order []string
+	// fetched is what each host's rewind fetched.
+	fetched map[string]int64
+}
+
+// BenchmarkRejoinFleet measures `pgrunbook run playbooks/rejoin.yml`
+// through the lab's bastion, with -f 4, on one old primary and then on
+// four old primaries at once, and reports both wall times and their ratio
+// (issue 6's target: t4/t1 ≤ 1.5). Five two-host clusters are brought up,
+// each gets a table of about 7 MB, playbooks/drill.yml splits them all,
+// and each side then rewrites half of that table; none of that is timed.
+// Both runs must exit 0, every host's recap must be free of failures,
+// verify must pass, and each rejoined node must hold its new primary's
+// rows. Run it as:
+//
+//	go test -run '^$' -bench RejoinFleet -benchtime 1x ./cmd/pgrunbook/
+func BenchmarkRejoinFleet(b *testing.B) {
+	if os.Geteuid() != 0 {
+		b.Skip("the lab needs root (network namespaces, sshd); skipping")
+	}
+	// Only the two rejoins are timed: not the build, the lab or the drill.
+	b.StopTimer()
+	engine := benchEngine(b)
+	var t1, t4 time.Duration
+	for range b.N {
+		setup := time.Now()
+		lab := splitFleet(b, engine)
+		fmt.Printf("rejoin fleet: lab of %d clusters up, seeded, split by the drill in %.1f s (not timed)\n", len(lab.Clusters), time.Since(setup).Seconds())
+		single, fleet := lab.Clusters[:1], lab.Clusters[1:]
+
+		b.StartTimer()
+		one := rejoinClusters(b, lab, engine, single)
+		four := rejoinClusters(b, lab, engine, fleet)
+		b.StopTimer()
+
+		for _, c := range lab.Clusters {
+			checkBenchRejoined(b, lab, c)
+		}
+		printRejoinTable(one, four)
+		t1 += one.wall
+		t4 += four.wall
+		// The next iteration brings up its own lab; this one goes now
+		// rather than at the end (Down is idempotent for the cleanup).
+		if err := downLab(lab); err != nil {
+			b.Fatal(err)
+		}
+	}
+	n := float64(b.N)
+	b.ReportMetric(t1.Seconds()/n, "s/rejoin-1")
+	b.ReportMetric(t4.Seconds()/n, "s/rejoin-4")
+	b.ReportMetric(t4.Seconds()/t1.Seconds(), "t4/t1")
+}
+
+// splitFleet brings up a lab of fleetBenchClusters two-host clusters
+// behind a bastion, seeds bench, runs the drill on all of them and writes
+// the split brain's share of bench on both sides of each.
+func splitFleet(b *testing.B, engine string) *testenv.Lab {
+	b.Helper()
+	lab := testenv.ForTest(b, testenv.Spec{Hosts: 2 * fleetBenchClusters, Clusters: fleetBenchClusters, Bastion: true, Postgres: true})
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	eachCluster(b, lab, func(c *testenv.Cluster) error {
+		p, s := lab.PGCluster(c.Primary), lab.PGCluster(c.NewPrimary())
+		if err := p.Exec(ctx, "postgres", benchSeedSQL); err != nil {
+			return fmt.Errorf("seed bench on %s: %w", c.Primary, err)
+		}
+		return p.WaitForCatchup(ctx, s)
+	})
+	var out bytes.Buffer
+	opts := runOptions{inventory: lab.Inventory, forks: fleetBenchClusters, output: "json", extra: []string{"engine_binary=" + engine}}
+	if err := runRun(ctx, opts, []string{drillPlaybook}, &out); err != nil {
+		b.Fatalf("drill: %v\n%s", err, out.String())
+	}
+	// The drill stopped each old primary cleanly; it comes back for more
+	// of the split brain, on timeline 1, and stops cleanly again.
+	eachCluster(b, lab, func(c *testenv.Cluster) error {
+		oldp, newp := lab.PGCluster(c.Primary), lab.PGCluster(c.NewPrimary())
+		if err := newp.Exec(ctx, "postgres", benchNewPrimarySQL); err != nil {
+			return fmt.Errorf("write bench on %s: %w", c.NewPrimary(), err)
+		}
+		if err := oldp.Start(ctx); err != nil {
+			return err
+		}
+		if err := oldp.Exec(ctx, "postgres", benchOldPrimarySQL); err != nil {
+			return fmt.Errorf("write bench on %s: %w", c.Primary, err)
+		}
+		return oldp.Stop(ctx, pgcluster.StopFast)
+	})
+	return lab
+}
+
+// eachCluster runs do on every cluster of lab at once and fails b with the
+// first error.
+func eachCluster(b *testing.B, lab *testenv.Lab, do func(c *testenv.Cluster) error) {
+	b.Helper()
+	var g errgroup.Group
+	for _, c := range lab.Clusters {
+		g.Go(func() error { return do(c) })
+	}
+	if err := g.Wait(); err != nil {
+		b.Fatal(err)
+	}
+}
+
+// rejoinClusters runs playbooks/rejoin.yml, limited to the old primaries
+// of clusters, as `pgrunbook run -f 4` would, and checks that it exits 0,
+// that every host's recap shows no failure and that each rewind and verify
+// did their work. The run's wall time is the whole of runRun: loading,
+// SSH through the bastion, shipping the engine, every step.
+func rejoinClusters(b *testing.B, lab *testenv.Lab, engine string, clusters []*testenv.Cluster) rejoinRun {
+	b.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	run := rejoinRun{steps: map[string]time.Duration{}, fetched: map[string]int64{}}
+	for _, c := range clusters {
+		run.hosts = append(run.hosts, c.Primary)
+	}
+	var out bytes.Buffer
+	opts := runOptions{
+		inventory: lab.Inventory, forks: fleetBenchWidth, output: "json", limit: strings.Join(run.hosts, ","),
+		extra: []string{"engine_binary=" + engine},
+	}
+	start := time.Now()
+	err := runRun(ctx, opts, []string{rejoinPlaybook}, &out)
+	run.wall = time.Since(start)
+	if code := exitCode(err); code != 0 {
+		b.Fatalf("rejoin of %v: exit %d: %v\n%s", run.hosts, code, err, out.String())
+	}
+
+	var recap map[string]runbook.HostRecap
+	verified := map[string]bool{}
+	for _, line := range strings.Split(strings.TrimSpace(out.String()), "\n") {
+		var e runbook.Event
+		if err := json.Unmarshal([]byte(line), &e); err != nil {
+			b.Fatalf("rejoin of %v: not JSON: %v: %s", run.hosts, err, line)
+		}
+		switch e.Type {
+		case runbook.EventStepEnd:
+			d := time.Duration(e.DurationMS) * time.Millisecond
+			if _, seen := run.steps[e.Step]; !seen {
+				run.order = append(run.order, e.Step)
+			}
+			run.steps[e.Step] = max(run.steps[e.Step], d)
+			switch e.Step {
+			case stepRewind:
+				m := fetchedBytes.FindStringSubmatch(e.Msg)
+				if e.Status != runbook.StatusChanged || m == nil {
+					b.Errorf("%s: rewind %s (%s), want changed with the bytes fetched", e.Host, e.Status, e.Msg)
+					continue
+				}
+				run.fetched[e.Host], _ = strconv.ParseInt(m[1], 10, 64)
+			case stepVerify:
+				verified[e.Host] = e.Status == runbook.StatusOK && strings.HasPrefix(e.Msg, "all ") && strings.HasSuffix(e.Msg, " checks passed")
+				if !verified[e.Host] {
+					b.Errorf("%s: verify %s (%s)", e.Host, e.Status, e.Msg)
+				}
+			}
+		case runbook.EventRecap:
+			recap = e.Hosts
+		}
+	}
+	if got := slices.Sorted(maps.Keys(recap)); !slices.Equal(got, slices.Sorted(slices.Values(run.hosts))) {
+		b.Errorf("rejoin of %v: recap of %v", run.hosts, got)
+	}
+	for _, h := range run.hosts {
+		if r := recap[h]; r.Failed != 0 || r.Unreachable != 0 || r.Changed < 4 {
+			b.Errorf("%s: recap %+v, want ok with the rejoin's changes", h, r)
+		}
+		if !verified[h] {
+			b.Errorf("%s: no passing verify", h)
+		}
+		// The split brain rewrote megabytes of bench on the old primary:
+		// a rewind that fetched less did not see it.
+		if run.fetched[h] < 1<<20 {
+			b.Errorf("%s: the rewind fetched %d bytes, want megabytes", h, run.fetched[h])
+		}
+	}
+	if b.Failed() {
+		b.FailNow()
+	}
+	return run
+}
+
+// checkBenchRejoined checks, after verify already did, what a benchmark
+// must not take on trust: the old primary is a standby again and, once it
+// has replayed what the new primary has, every user table matches (the
+// seed's row hash sums and counts, bench included).
+func checkBenchRejoined(b *testing.B, lab *testenv.Lab, c *testenv.Cluster) {
+	b.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	oldp, newp := lab.PGCluster(c.Primary), lab.PGCluster(c.NewPrimary())
+	if v, err := oldp.QueryValue(ctx, "postgres", "SELECT pg_is_in_recovery()"); err != nil || v != "t" {
+		b.Fatalf("%s: in recovery %q (%v) after the rejoin, want t", c.Primary, v, err)
+	}
+	lsn, err := newp.CurrentLSN(ctx)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := oldp.WaitReplay(ctx, lsn); err != nil {
+		b.Fatal(err)
+	}
+	got, err := oldp.QueryValue(ctx, "postgres", tableSums)
+	if err != nil {
+		b.Fatal(err)
+	}
+	want, err := newp.QueryValue(ctx, "postgres", tableSums)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if got != want || !strings.Contains(got, "bench:") {
+		b.Fatalf("tables of %s: %s\nof %s: %s", c.Primary, got, c.NewPrimary(), want)
+	}
+}
+
+// printRejoinTable prints the two runs side by side: wall time, then each
+// step's longest duration on any host, then what the rewinds fetched. It
+// goes to stdout, as the other benchmarks' tables do: the testing package
+// keeps only the first lines of a benchmark's log.
+func printRejoinTable(one, four rejoinRun) {
+	w := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintf(w, "\t1 old primary\t%d old primaries\tratio\t\n", len(four.hosts))
+	row := func(name string, a, b time.Duration) {
+		ratio := "-"
+		if a > 0 {
+			ratio = fmt.Sprintf("%.2f", b.Seconds()/a.Seconds())
+		}
+		fmt.Fprintf(w, "%s\t%.2f s\t%.2f s\t%s\t\n", name, a.Seconds(), b.Seconds(), ratio)
+	}
+	row("pgrunbook run rejoin.yml (wall)", one.wall, four.wall)
+	for _, step := range one.order {
+		if one.steps[step] == 0 && four.steps[step] == 0 {
+			fmt.Fprintf(w, "  %s\tskipped\tskipped\t\t\n", step)
+			continue
+		}
+		row("  "+step, one.steps[step], four.steps[step])
+	}
+	mb := func(r rejoinRun) string {
+		var total int64
+		for _, n := range r.fetched {
+			total += n
+		}
+		return fmt.Sprintf("%.1f MB", float64(total)/(1<<20))
+	}
+	fmt.Fprintf(w, "rewinds fetched (total)\t%s\t%s\t\t\n", mb(one), mb(four))
+	fmt.Printf("rejoin of 1 vs %d old primaries (-f %d, through the bastion; a step's time is its slowest host's):\n",
+		len(four.hosts), fleetBenchWidth)
+	w.Flush()
+}
+
+// benchEngine builds the pgrunbook binary the rejoin ships to the hosts
+// (a test binary is no engine), into a directory of b's.
+func benchEngine(b *testing.B) string {
+	b.Helper()
+	bin := filepath.Join(b.TempDir(), "pgrunbook")
+	goTool := filepath.Join(runtime.GOROOT(), "bin", "go")
+	if out, err := exec.Command(goTool, "build", "-o", bin, "github.com/pgrunbook/pgrunbook/cmd/pgrunbook").CombinedOutput(); err != nil {
+		b.Fatalf("build pgrunbook: %v\n%s", err, out)
+	}
+	return bin
+}
+
+// downLab takes lab down within a minute.
+func downLab(lab *testenv.Lab) error {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	return lab.Down(ctx)
+}
