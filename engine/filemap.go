@@ -19,6 +19,7 @@ func (r *run) buildFileMap(ctx context.Context) ([]*filemap.FileEntry, error) {
 		BlockSize:  int64(r.tgtCF.BlockSize),
 		RelSegSize: r.tgtCF.RelSegSize,
 		Debugf:     r.debugf,
+		Trim:       r.trim(),
 	})
 	for _, name := range r.keepWAL {
 		m.KeepWAL("pg_wal/" + name)
@@ -52,6 +53,7 @@ func (r *run) buildFileMap(ctx context.Context) ([]*filemap.FileEntry, error) {
 		r.rep.Actions[a.String()] = t
 	}
 	r.progressf("%s", sum.ProgressLine())
+	r.reportSkipped(sum)
 	r.progress.total = sum.FetchBytes
 	return entries, nil
 }

@@ -39,6 +39,12 @@ type Options struct {
 	// or absolute inside it, that the rewind leaves as the target has them
 	// (--keep-file), with or without KeepConfig.
 	KeepFiles []string
+	// Faithful copies exactly what pg_rewind 15 copies. By default the
+	// rewind leaves out what recovery of the rewound target never reads:
+	// source WAL segments that end at or before the backup_label's redo
+	// point, the non-init forks of unlogged relations, and temporary
+	// relation and WAL files (--faithful turns that off).
+	Faithful bool
 
 	// Jobs is the number of connections fetching from a source server in
 	// parallel (--jobs); below 1 means 1.

@@ -29,6 +29,12 @@ type Report struct {
 	Actions map[string]filemap.ActionTotal `json:"actions"`
 	// BytesFetched is what was actually read from the source.
 	BytesFetched int64 `json:"bytes_fetched"`
+	// BytesSkipped counts, per reason, the bytes of source files the
+	// rewind did not fetch because recovery never reads them (what
+	// pg_rewind 15 would have fetched of them); FilesSkipped counts the
+	// files. Both are zero with Faithful.
+	BytesSkipped SkipCounts `json:"bytes_skipped"`
+	FilesSkipped SkipCounts `json:"files_skipped"`
 	// DurationMS is the wall time of the whole rewind.
 	DurationMS int64 `json:"duration_ms"`
 	// Lost is what the target wrote after the divergence, which the

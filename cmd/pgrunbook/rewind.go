@@ -60,6 +60,10 @@ pgrunbook options:
                                  pg_ident.conf, postgresql.auto.conf and top-level
                                  *.crt, *.key, *.pem instead of the source's
       --keep-file=PATH           also keep this file of the target (repeatable)
+      --faithful                 copy exactly what pg_rewind 15 copies (default: skip
+                                 WAL before the redo point, unlogged relations'
+                                 forks and temporary files, which recovery never
+                                 reads)
 
 Exit codes: 0 the target was rewound or needed no rewind, 1 an error.
 `

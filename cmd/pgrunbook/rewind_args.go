@@ -42,6 +42,7 @@ var rewindOptions = []rewindOption{
 	{"pg-bin-dir", 0, true, func(c *rewindCLI, v string) error { c.opts.BinDir = v; return nil }},
 	{"keep-config", 0, false, func(c *rewindCLI, _ string) error { c.opts.KeepConfig = true; return nil }},
 	{"keep-file", 0, true, func(c *rewindCLI, v string) error { c.opts.KeepFiles = append(c.opts.KeepFiles, v); return nil }},
+	{"faithful", 0, false, func(c *rewindCLI, _ string) error { c.opts.Faithful = true; return nil }},
 }
 
 // parseRewindArgs parses args the way pg_rewind's getopt_long does: help
