@@ -69,6 +69,17 @@ type Rewind struct {
 	// false is pg_rewind's behaviour). Under --check --diff, false shows
 	// the diff of every such file the rewind would replace.
 	KeepConfig *bool `yaml:"keep_config"`
+	// SourceHost, when set, is the inventory name of the new primary: the
+	// step runs `pgrunbook rewind-serve` there and the engine fetches the
+	// file data it needs as a zstd-compressed stream, relayed through the
+	// bastion's SSH connections to both hosts (listings, pg_control and
+	// timeline histories still come over source_server). When the host
+	// cannot be reached or the stream cannot be set up, the rewind fetches
+	// over SQL and an output line says why. Native engine only.
+	SourceHost string `yaml:"source_host"`
+	// SourcePGData is the new primary's data directory; default that
+	// host's pgdata variable, else pgdata.
+	SourcePGData string `yaml:"source_pgdata"`
 	// EngineBinary is the bastion path of the pgrunbook binary to ship;
 	// default this executable, or its pgrunbook-<os>-<arch> sibling for
 	// another platform.
@@ -86,6 +97,10 @@ func (s *Rewind) Validate() error {
 		return fmt.Errorf("engine %q must be native or pg_rewind", s.Engine)
 	case s.Jobs < 0:
 		return fmt.Errorf("jobs %d must not be negative", s.Jobs)
+	case s.SourcePGData != "" && s.SourceHost == "":
+		return errors.New("source_pgdata needs source_host")
+	case s.SourceHost != "" && s.Engine == "pg_rewind":
+		return errors.New("source_host streams to the native engine only: pg_rewind fetches over SQL (drop source_host or use engine: native)")
 	}
 	if s.WriteRecoveryConf {
 		if _, pw, err := splitPassword(s.SourceServer); err != nil || pw != "" {
@@ -150,10 +165,20 @@ func (s *Rewind) Run(ctx context.Context, t *runbook.Target) (runbook.Outcome, e
 	if s.Engine == "pg_rewind" {
 		program, args = d.bin("pg_rewind"), s.pgRewindArgs()
 	}
+	stream := s.streamOrSQL(ctx, t, e, facts)
+	if stream != nil {
+		args = append(args, stream.Args...)
+	}
 	started := time.Now()
 	out, kept, err := s.runKeepingConfig(ctx, t, e, program, args)
 	if out != nil {
 		facts["command"] = strings.Join(out.Argv, " ")
+	}
+	if stream != nil {
+		if err != nil {
+			err = stream.explain(err)
+		}
+		err = errors.Join(err, stream.close())
 	}
 	if err != nil {
 		return runbook.Outcome{Facts: facts}, fmt.Errorf("rewind %s: %w", s.PGData, redact(err, s.SourceServer, nil))
@@ -178,7 +203,7 @@ const errEngineIncompatible = "clusters are not compatible with this version of 
 // finish exposes the report, keeps a copy in report_dir and sums it up.
 func (s *Rewind) finish(t *runbook.Target, rep map[string]any, div string, facts map[string]any) (runbook.Outcome, error) {
 	facts["report"] = rep
-	msg := joinNonEmpty(rewindSummary(rep, div), keptSummary(rep))
+	msg := joinNonEmpty(rewindSummary(rep, div), transferSummary(rep), keptSummary(rep))
 	if p, err := keepReport(s.ReportDir, t, "rewind", rep); err != nil {
 		return runbook.Outcome{Changed: true, Msg: msg, Facts: facts}, fmt.Errorf("rewind %s: %w", s.PGData, err)
 	} else if p != "" {
