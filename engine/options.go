@@ -13,6 +13,15 @@ type Options struct {
 	// SourceConninfo is a libpq connection string of a running source
 	// server (--source-server).
 	SourceConninfo string
+	// SourceStream is the HOST:PORT of a `pgrunbook rewind-serve` on the
+	// source host (--source-stream). It needs SourceConninfo: listings,
+	// pg_control, history files and the insert LSN still come over SQL;
+	// only the file ranges come over the stream, zstd-compressed.
+	SourceStream string
+	// SourceStreamToken is the token the stream server printed (64 hex
+	// digits, surrounding white space ignored); it never goes on a
+	// command line.
+	SourceStreamToken string
 
 	// DryRun does everything except writing to the target (-n).
 	DryRun bool

@@ -29,6 +29,12 @@ type Report struct {
 	Actions map[string]filemap.ActionTotal `json:"actions"`
 	// BytesFetched is what was actually read from the source.
 	BytesFetched int64 `json:"bytes_fetched"`
+	// BytesTransferred is what crossed the network for file data: the
+	// compressed stream for "stream", BytesFetched for "sql", zero for
+	// "local".
+	BytesTransferred int64 `json:"bytes_transferred"`
+	// Transfer is how file data comes: "sql", "stream" or "local".
+	Transfer string `json:"transfer"`
 	// BytesSkipped counts, per reason, the bytes of source files the
 	// rewind did not fetch because recovery never reads them (what
 	// pg_rewind 15 would have fetched of them); FilesSkipped counts the

@@ -39,7 +39,7 @@ func (o Options) Validate() error {
 	case o.WriteRecoveryConf && o.SourceConninfo == "":
 		return ErrRecoveryConfig
 	}
-	return nil
+	return o.validateStream()
 }
 
 // run is the state of one rewind as it moves through its steps.
@@ -96,6 +96,7 @@ func Rewind(ctx context.Context, opts Options) (*Report, error) {
 		err = cerr
 	}
 	r.rep.BytesFetched = r.fetched.Load()
+	r.reportTransfer()
 	r.rep.DurationMS = time.Since(r.start).Milliseconds()
 	return r.rep, err
 }
@@ -220,6 +221,9 @@ func (r *run) openSource(ctx context.Context) error {
 	}
 	r.src = s
 	r.progressf("connected to server")
+	if r.opts.SourceStream != "" {
+		return r.attachStream(ctx)
+	}
 	return nil
 }
 

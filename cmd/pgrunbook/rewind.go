@@ -60,6 +60,12 @@ pgrunbook options:
                                  pg_ident.conf, postgresql.auto.conf and top-level
                                  *.crt, *.key, *.pem instead of the source's
       --keep-file=PATH           also keep this file of the target (repeatable)
+      --source-stream=HOST:PORT  fetch the file data from "pgrunbook rewind-serve" on
+                                 the source host, zstd-compressed (needs
+                                 --source-server, which still gives listings and
+                                 pg_control)
+      --source-stream-token-file=FILE
+                                 file holding the token rewind-serve printed
       --faithful                 copy exactly what pg_rewind 15 copies (default: skip
                                  WAL before the redo point, unlogged relations'
                                  forks and temporary files, which recovery never
@@ -94,9 +100,12 @@ type rewindCLI struct {
 	debug        bool
 	progressJSON bool
 	report       string
-	help         bool
-	version      bool
-	positional   []string
+	// streamTokenFile holds the stream server's token
+	// (--source-stream-token-file); it is read by validate.
+	streamTokenFile string
+	help            bool
+	version         bool
+	positional      []string
 }
 
 // usageError is a command-line mistake: pg_rewind prints it with a hint to
@@ -148,6 +157,9 @@ func runRewindCLI(ctx context.Context, args []string, stdout, stderr io.Writer) 
 func (c *rewindCLI) validate() error {
 	if c.help || c.version {
 		return nil
+	}
+	if err := c.readStreamToken(); err != nil {
+		return err
 	}
 	if err := c.opts.Validate(); err != nil {
 		return &usageError{msg: err.Error()}
@@ -269,4 +281,21 @@ func isTerminal(w io.Writer) bool {
 	}
 	st, err := f.Stat()
 	return err == nil && st.Mode()&os.ModeCharDevice != 0
+}
+
+// readStreamToken reads --source-stream-token-file into the options. A
+// token file without --source-stream is a mistake worth saying.
+func (c *rewindCLI) readStreamToken() error {
+	if c.streamTokenFile == "" {
+		return nil
+	}
+	if c.opts.SourceStream == "" {
+		return &usageError{msg: "--source-stream-token-file needs --source-stream"}
+	}
+	b, err := os.ReadFile(c.streamTokenFile)
+	if err != nil {
+		return fmt.Errorf("read stream token file: %w", err)
+	}
+	c.opts.SourceStreamToken = string(b)
+	return nil
 }

@@ -42,6 +42,8 @@ var rewindOptions = []rewindOption{
 	{"pg-bin-dir", 0, true, func(c *rewindCLI, v string) error { c.opts.BinDir = v; return nil }},
 	{"keep-config", 0, false, func(c *rewindCLI, _ string) error { c.opts.KeepConfig = true; return nil }},
 	{"keep-file", 0, true, func(c *rewindCLI, v string) error { c.opts.KeepFiles = append(c.opts.KeepFiles, v); return nil }},
+	{"source-stream", 0, true, func(c *rewindCLI, v string) error { c.opts.SourceStream = v; return nil }},
+	{"source-stream-token-file", 0, true, func(c *rewindCLI, v string) error { c.streamTokenFile = v; return nil }},
 	{"faithful", 0, false, func(c *rewindCLI, _ string) error { c.opts.Faithful = true; return nil }},
 }
 

@@ -69,7 +69,7 @@ func TestRewindCLIErrors(t *testing.T) {
 		{"missing short value", []string{"-D"}, "pg_rewind: option requires an argument -- 'D'\n" + hint},
 		{"value for a flag", []string{"--debug=1"}, "pg_rewind: option '--debug' doesn't allow an argument\n" + hint},
 		{"ambiguous", []string{"--source=x"},
-			"pg_rewind: option '--source' is ambiguous; possibilities: '--source-pgdata' '--source-server'\n" + hint},
+			"pg_rewind: option '--source' is ambiguous; possibilities: '--source-pgdata' '--source-server' '--source-stream' '--source-stream-token-file'\n" + hint},
 		{"no source", []string{"-D", "/t"}, "pg_rewind: error: no source specified (--source-pgdata or --source-server)\n" + hint},
 		{"both sources", []string{"-D", "/t", "--source-pgdata", "/s", "--source-server", "x"},
 			"pg_rewind: error: only one of --source-pgdata or --source-server can be specified\n" + hint},

@@ -1,0 +1,133 @@
+package stream
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"sync/atomic"
+	"time"
+)
+
+// ErrTokenRefused is returned when the server says the token is wrong.
+var ErrTokenRefused = errors.New("refused the token")
+
+// ClientOptions tune a client.
+type ClientOptions struct {
+	// Dial opens the connection; nil means a TCP dial. Tests pass one
+	// end of a net.Pipe.
+	Dial func(ctx context.Context, addr string) (net.Conn, error)
+	// Debugf, when set, receives the fetch's --debug messages.
+	Debugf func(format string, args ...any)
+}
+
+// Client fetches file ranges from a stream server. Each Fetch uses a
+// connection of its own, so nothing stays open between the rewind's steps.
+type Client struct {
+	addr  string
+	token []byte
+	opts  ClientOptions
+
+	transferred atomic.Int64
+	// first is the identity the first handshake returned; later
+	// connections must find the same.
+	first atomic.Pointer[Identity]
+}
+
+// NewClient returns a client of the server at addr (HOST:PORT) that
+// presents token, TokenSize bytes.
+func NewClient(addr string, token []byte, opts ClientOptions) *Client {
+	return &Client{addr: addr, token: token, opts: opts}
+}
+
+// Addr is the server's address, for messages.
+func (c *Client) Addr() string { return c.addr }
+
+// Transferred is the number of compressed bytes received by Fetch so far:
+// what crossed the network for file data.
+func (c *Client) Transferred() int64 { return c.transferred.Load() }
+
+func (c *Client) debugf(format string, args ...any) {
+	if c.opts.Debugf != nil {
+		c.opts.Debugf(format, args...)
+	}
+}
+
+// dial connects and runs the handshake, returning the server's identity.
+func (c *Client) dial(ctx context.Context) (net.Conn, Identity, error) {
+	var conn net.Conn
+	var err error
+	if c.opts.Dial != nil {
+		conn, err = c.opts.Dial(ctx, c.addr)
+	} else {
+		var d net.Dialer
+		conn, err = d.DialContext(ctx, "tcp", c.addr)
+	}
+	if err != nil {
+		return nil, Identity{}, fmt.Errorf("connect to stream server at %s: %w", c.addr, err)
+	}
+	id, err := c.handshake(ctx, conn)
+	if err != nil {
+		conn.Close()
+		return nil, Identity{}, err
+	}
+	return conn, id, nil
+}
+
+// handshake presents the token and the hello and reads the identity.
+func (c *Client) handshake(ctx context.Context, conn net.Conn) (Identity, error) {
+	stop := context.AfterFunc(ctx, func() { conn.SetDeadline(time.Unix(1, 0)) })
+	defer stop()
+	if dl, ok := ctx.Deadline(); ok {
+		conn.SetDeadline(dl)
+	} else {
+		conn.SetDeadline(time.Now().Add(handshakeTimeout + 5*time.Second))
+	}
+	defer conn.SetDeadline(time.Time{})
+	hello := encoder{b: append([]byte(Magic), c.token...)}
+	hello.u8(frameHello)
+	hello.u32(2)
+	hello.u16(Version)
+	if _, err := conn.Write(hello.b); err != nil {
+		return Identity{}, c.handshakeErr(ctx, "send token", err)
+	}
+	typ, p, err := readFrame(conn, nil)
+	if err != nil {
+		return Identity{}, c.handshakeErr(ctx, "read identity", err)
+	}
+	switch typ {
+	case frameIdentity:
+		id, err := decodeIdentity(p)
+		if err != nil {
+			return id, fmt.Errorf("stream server at %s: %w", c.addr, err)
+		}
+		return id, nil
+	case frameError:
+		se := parseError(p)
+		if se.Code == codeToken {
+			return Identity{}, fmt.Errorf("stream server at %s %w", c.addr, ErrTokenRefused)
+		}
+		return Identity{}, fmt.Errorf("stream server at %s: %w", c.addr, se)
+	default:
+		return Identity{}, fmt.Errorf("stream server at %s answered the hello with an unknown frame type 0x%02x", c.addr, typ)
+	}
+}
+
+func (c *Client) handshakeErr(ctx context.Context, what string, err error) error {
+	if ctx.Err() != nil {
+		err = ctx.Err()
+	}
+	return fmt.Errorf("stream server at %s: %s: %w", c.addr, what, err)
+}
+
+// Identity connects, checks the token and returns what the server says
+// about the cluster it serves.
+func (c *Client) Identity(ctx context.Context) (Identity, error) {
+	conn, id, err := c.dial(ctx)
+	if err != nil {
+		return id, err
+	}
+	conn.Close()
+	c.first.CompareAndSwap(nil, &id)
+	return id, nil
+}

@@ -1,0 +1,211 @@
+package stream
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"sync/atomic"
+	"time"
+
+	"github.com/klauspost/compress/zstd"
+
+	"github.com/pgrunbook/pgrunbook/engine/source"
+)
+
+// Fetch reads the ranges over one connection and hands every piece to
+// sink, in the order of the ranges and from the calling goroutine only.
+// Adjacent ranges are merged (see Merge); the list is sent in frames of at
+// most maxRangesPerFrame ranges by a goroutine of its own while the answers
+// are read, so no range waits for a round trip. A whole-file range gets
+// the file as the server has it now; a range past the end of its file
+// comes back short; a file the server no longer has is passed to sink as
+// vanished.
+func (c *Client) Fetch(ctx context.Context, ranges []source.Range, sink source.Sink) error {
+	for _, r := range ranges {
+		if r.Whole && r.Offset != 0 {
+			return fmt.Errorf("fetch %q: a whole-file range must start at offset 0", r.Path)
+		}
+	}
+	merged := Merge(ranges)
+	if len(merged) == 0 {
+		return nil
+	}
+	conn, id, err := c.dial(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	if first := c.first.Load(); first != nil && *first != id {
+		return fmt.Errorf("stream server at %s serves another cluster than when the rewind began (system identifier %d, postmaster started %s; was %d, %s): was the source restarted?",
+			c.addr, id.SystemIdentifier, id.StartTime.UTC().Format(time.RFC3339), first.SystemIdentifier, first.StartTime.UTC().Format(time.RFC3339))
+	}
+	stop := context.AfterFunc(ctx, func() { conn.Close() })
+	defer stop()
+	c.debugf("getting %d file ranges (%d before merging) from stream server at %s", len(merged), len(ranges), c.addr)
+	sent := make(chan error, 1)
+	go func() { sent <- sendRanges(conn, merged) }()
+	err = c.receive(conn, merged, sink)
+	conn.Close()
+	serr := <-sent
+	if err == nil && serr != nil {
+		err = fmt.Errorf("stream server at %s: send ranges: %w", c.addr, serr)
+	}
+	if err != nil && ctx.Err() != nil {
+		return fmt.Errorf("fetch from stream server at %s: %w", c.addr, ctx.Err())
+	}
+	return err
+}
+
+// sendRanges writes the ranges frames and the end frame.
+func sendRanges(conn net.Conn, rs []source.Range) error {
+	w := bufio.NewWriterSize(conn, 64<<10)
+	for len(rs) > 0 {
+		n := min(len(rs), maxRangesPerFrame)
+		if err := writeFrame(w, frameRanges, encodeRanges(rs[:n])); err != nil {
+			return err
+		}
+		// Each frame goes out at once, so the server starts on the
+		// first while the rest are encoded.
+		if err := w.Flush(); err != nil {
+			return err
+		}
+		rs = rs[n:]
+	}
+	if err := writeFrame(w, frameEnd, nil); err != nil {
+		return err
+	}
+	return w.Flush()
+}
+
+// countingReader counts the bytes read through it.
+type countingReader struct {
+	r io.Reader
+	n *atomic.Int64
+}
+
+func (c countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n.Add(int64(n))
+	return n, err
+}
+
+// receive reads the zstd stream of answers and checks that they answer the
+// ranges in order.
+func (c *Client) receive(conn net.Conn, rs []source.Range, sink source.Sink) error {
+	dec, err := zstd.NewReader(countingReader{r: bufio.NewReaderSize(conn, 256<<10), n: &c.transferred},
+		zstd.WithDecoderConcurrency(2), zstd.WithDecoderMaxWindow(8<<20))
+	if err != nil {
+		return fmt.Errorf("start decompressor: %w", err)
+	}
+	defer dec.Close()
+	v := verifier{ranges: rs}
+	buf := make([]byte, maxFrame)
+	for {
+		typ, p, err := readFrame(dec, buf)
+		if err != nil {
+			if errors.Is(err, errFrameTooLarge) {
+				return fmt.Errorf("stream server at %s sent garbage while fetching %q: %w", c.addr, v.current(), err)
+			}
+			if errors.Is(err, io.EOF) {
+				err = io.ErrUnexpectedEOF
+			}
+			return fmt.Errorf("stream from %s lost while fetching %q: %w", c.addr, v.current(), err)
+		}
+		switch typ {
+		case frameData:
+			pc, err := decodePiece(p)
+			if err == nil {
+				err = v.check(pc)
+			}
+			if err != nil {
+				return fmt.Errorf("stream server at %s: bad answer while fetching %q: %w", c.addr, v.current(), err)
+			}
+			// An empty closing piece of a file that ended on a piece
+			// boundary carries nothing for the sink.
+			if len(pc.data) > 0 || !v.open || pc.flags&pieceVanished != 0 {
+				if err := c.deliver(pc, sink); err != nil {
+					return err
+				}
+			}
+			v.advance(pc)
+		case frameError:
+			return fmt.Errorf("stream server at %s: %w", c.addr, parseError(p))
+		case frameDone:
+			if !v.finished() {
+				return fmt.Errorf("stream server at %s ended its answers after %d of %d ranges", c.addr, v.i, len(rs))
+			}
+			return nil
+		default:
+			return fmt.Errorf("stream server at %s sent an unknown frame type 0x%02x while fetching %q", c.addr, typ, v.current())
+		}
+	}
+}
+
+// deliver hands one piece to the sink.
+func (c *Client) deliver(p piece, sink source.Sink) error {
+	if p.flags&pieceVanished != 0 {
+		c.debugf("received vanished file \"%s\", file has been deleted", p.path)
+		return sink(p.path, p.offset, nil, true)
+	}
+	c.debugf("received chunk for file \"%s\", offset %d, size %d", p.path, p.offset, len(p.data))
+	return sink(p.path, p.offset, p.data, false)
+}
+
+// verifier checks that the pieces answer the ranges in order: each piece
+// of the range being answered, contiguous, no longer than the range
+// (unless it is a whole file), the last one flagged.
+type verifier struct {
+	ranges []source.Range
+	i      int
+	next   int64 // offset the next piece of range i must have
+	got    int64 // bytes of range i so far
+	open   bool  // a piece of range i has arrived
+}
+
+func (v *verifier) current() string {
+	if v.i < len(v.ranges) {
+		return v.ranges[v.i].Path
+	}
+	if n := len(v.ranges); n > 0 {
+		return v.ranges[n-1].Path
+	}
+	return ""
+}
+
+func (v *verifier) finished() bool { return v.i == len(v.ranges) }
+
+func (v *verifier) check(p piece) error {
+	if v.finished() {
+		return fmt.Errorf("data for %q after the last range", p.path)
+	}
+	r := v.ranges[v.i]
+	next := r.Offset
+	if v.open {
+		next = v.next
+	}
+	switch {
+	case p.path != r.Path:
+		return fmt.Errorf("data for file %q, when %q was requested", p.path, r.Path)
+	case p.offset != next:
+		return fmt.Errorf("data at offset %d of file %q, when offset %d was due", p.offset, p.path, next)
+	case p.flags&pieceVanished != 0 && v.open:
+		return fmt.Errorf("file %q vanished in the middle of its answer", p.path)
+	case !r.Whole && v.got+int64(len(p.data)) > r.Length:
+		return fmt.Errorf("more data than requested for file %q", p.path)
+	}
+	return nil
+}
+
+func (v *verifier) advance(p piece) {
+	if p.flags&pieceLast != 0 {
+		v.i++
+		v.next, v.got, v.open = 0, 0, false
+		return
+	}
+	v.open = true
+	v.next = p.offset + int64(len(p.data))
+	v.got += int64(len(p.data))
+}
