@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/klauspost/compress/zstd"
@@ -106,13 +107,13 @@ func (c *Client) receive(conn net.Conn, rs []source.Range, sink source.Sink) err
 	for {
 		typ, p, err := readFrame(dec, buf)
 		if err != nil {
-			if errors.Is(err, errFrameTooLarge) {
-				return fmt.Errorf("stream server at %s sent garbage while fetching %q: %w", c.addr, v.current(), err)
-			}
 			if errors.Is(err, io.EOF) {
 				err = io.ErrUnexpectedEOF
 			}
-			return fmt.Errorf("stream from %s lost while fetching %q: %w", c.addr, v.current(), err)
+			if lost(err) {
+				return fmt.Errorf("stream from %s lost while fetching %q: %w", c.addr, v.current(), err)
+			}
+			return fmt.Errorf("stream server at %s sent garbage while fetching %q: %w", c.addr, v.current(), err)
 		}
 		switch typ {
 		case frameData:
@@ -208,4 +209,13 @@ func (v *verifier) advance(p piece) {
 	v.open = true
 	v.next = p.offset + int64(len(p.data))
 	v.got += int64(len(p.data))
+}
+
+// lost tells a connection that broke or ended early from a stream that
+// does not decode.
+func lost(err error) bool {
+	var ne net.Error
+	var se syscall.Errno
+	return errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, net.ErrClosed) ||
+		errors.As(err, &ne) || errors.As(err, &se)
 }
