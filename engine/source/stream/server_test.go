@@ -140,7 +140,7 @@ func TestFetchRoundTrip(t *testing.T) {
 		ranges = append(ranges, source.Range{Path: "base/5/16385", Offset: (10 + b) * 8192, Length: 8192})
 	}
 	ranges = append(ranges,
-		source.Range{Path: "base/5/16384", Length: 1000, Whole: true}, // grew since the listing
+		source.Range{Path: "base/5/16384", Length: 1000, Whole: true},       // grew since the listing
 		source.Range{Path: "postgresql.conf", Length: 1 << 20, Whole: true}, // shrank
 		source.Range{Path: "base/5/exact", Length: 2 * MaxPiece, Whole: true},
 		source.Range{Path: "base/5/empty", Whole: true},
