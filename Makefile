@@ -7,7 +7,7 @@ BIN     := bin/pgrunbook
 PGBIN   := /usr/lib/postgresql/15/bin
 export PATH := /usr/local/go/bin:$(PATH)
 
-.PHONY: all build deps test vet demo bench fuzz clean
+.PHONY: all build deps test vet demo bench bench-deps fuzz clean
 
 all: build
 
@@ -39,13 +39,30 @@ test: deps vet
 demo: deps build
 	bin/pgrunbook lab demo
 
-# bench runs every benchmark; the rewind one (engine/rewindbench: pgrunbook
-# against pg_rewind on a diverged 1 GB pair, a few minutes of setup) runs
-# once per contender, the others three times. Knobs: PGRUNBOOK_BENCH_SCALE,
-# PGRUNBOOK_BENCH_SYNC=off|on|both, PGRUNBOOK_BENCH_DIR.
-bench: deps build
+# bench runs every benchmark, each contender side by side with its peer in
+# one run, and prints their ratio tables:
+#   - engine/rewindbench: pgrunbook's rewind against pg_rewind 15 on a
+#     diverged pgbench pair, on loopback and through toxiproxy links (100
+#     Mbit/s, 20 ms round trip); minutes of setup, one run per contender;
+#   - BenchmarkExecutorVsAnsible: `pgrunbook run` against ansible-core on
+#     the same lab hosts, a 20-step no-op playbook on 1 and 4 hosts;
+#   - BenchmarkRejoinFleet: rejoin.yml on 1 and on 4 old primaries;
+#   - the rest (micro-benchmarks, the executor's per-step cost) three times.
+# Knobs: PGRUNBOOK_BENCH_SCALE, PGRUNBOOK_BENCH_LINKS, PGRUNBOOK_BENCH_SYNC,
+# PGRUNBOOK_BENCH_DIR (engine/rewindbench/doc.go).
+LAB_BENCH := ExecutorVsAnsible|RejoinFleet
+bench: deps bench-deps build
 	$(GO) test -run '^$$' -bench . -benchtime 1x -timeout 60m ./engine/rewindbench/
-	$(GO) test -run '^$$' -bench . -benchtime 3x $$($(GO) list ./... | grep -v /engine/rewindbench)
+	$(GO) test -run '^$$' -bench '$(LAB_BENCH)' -benchtime 1x -timeout 30m ./cmd/pgrunbook/
+	$(GO) test -run '^$$' -bench 'NoopStepLab' -benchtime 3x -timeout 30m ./cmd/pgrunbook/
+	$(GO) test -run '^$$' -bench . -benchtime 3x $$($(GO) list ./... | grep -v -e /engine/rewindbench -e /cmd/pgrunbook)
+
+# bench-deps installs what only the benchmarks need: ansible-core, the
+# executor's peer.
+bench-deps:
+	@command -v ansible-playbook >/dev/null 2>&1 || { \
+		echo "installing: ansible-core"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends ansible-core; }
 
 # fuzz runs every parser fuzz target for FUZZTIME each (go test -fuzz takes
 # one target at a time).
