@@ -1,0 +1,256 @@
+package steps
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/pgrunbook/pgrunbook/runbook"
+	"github.com/pgrunbook/pgrunbook/testenv"
+	"github.com/pgrunbook/pgrunbook/testenv/pgcluster"
+)
+
+// streamPlaybook rewinds the lab's old primary pg1 with source_host set
+// to its new primary, then makes it a standby and verifies it, through the
+// real executor: inventory, connection pool, Target.Peer and SSH.
+const streamPlaybook = `name: rewind from the new primary's stream
+hosts: pg1
+become: postgres
+vars:
+  new_primary_address: "{{ (index .hostvars .new_primary).address }}"
+  source: "host={{ .new_primary_address }} port={{ .pg_port }} user={{ .rewind_user }} dbname=postgres passfile={{ .passfile }}"
+steps:
+  - name: stage
+    wal_stage: {pgdata: "{{ .pgdata }}", archive_dir: "{{ .archive_dir }}", source_server: "{{ .source }}", engine_binary: "{{ .engine_binary }}"}
+  - name: rewind
+    rewind:
+      pgdata: "{{ .pgdata }}"
+      source_server: "{{ .source }}"
+      source_host: "{{ .new_primary }}"
+      bin_dir: "{{ .bin_dir }}"
+      report_dir: "{{ .report_dir }}"
+      engine_binary: "{{ .engine_binary }}"
+  - name: standby
+    recovery:
+      pgdata: "{{ .pgdata }}"
+      primary_conninfo: "host={{ .new_primary_address }} port={{ .pg_port }} user={{ .rewind_user }} passfile={{ .passfile }} application_name=pg1"
+  - name: start
+    pg_start: {pgdata: "{{ .pgdata }}", bin_dir: "{{ .bin_dir }}", timeout: 60s}
+  - name: verify
+    verify:
+      pgdata: "{{ .pgdata }}"
+      primary: "{{ .source }}"
+      timeout: 60s
+      split_brain: [{kind: table, name: stream_lost}]
+`
+
+// streamLab is a two-host lab after a split brain: pg2 promoted and
+// given a few MB of compressible rows, pg1 with writes of its own
+// (table stream_lost), stopped.
+func streamLab(t *testing.T, ctx context.Context) *testenv.Lab {
+	t.Helper()
+	lab := testenv.ForTest(t, testenv.Spec{Hosts: 2, Postgres: true})
+	c1, c2 := lab.PGCluster("pg1"), lab.PGCluster("pg2")
+	must(t, c1.Exec(ctx, "postgres", "CREATE TABLE stream_seed AS SELECT g AS id FROM generate_series(1, 1000) g"))
+	at, err := c1.CurrentLSN(ctx)
+	must(t, err)
+	must(t, c2.WaitReplay(ctx, at))
+	must(t, c2.Promote(ctx))
+	must(t, c2.Checkpoint(ctx))
+	must(t, c2.Exec(ctx, "postgres", "CREATE TABLE big AS SELECT g AS id, repeat('row ' || (g % 97), 40) AS pad FROM generate_series(1, 40000) g"))
+	must(t, c2.Checkpoint(ctx))
+	must(t, c1.Exec(ctx, "postgres", "CREATE TABLE stream_lost AS SELECT g AS id FROM generate_series(1, 5000) g"))
+	must(t, c1.Stop(ctx, pgcluster.StopFast))
+	return lab
+}
+
+// runStreamPlaybook runs streamPlaybook on lab and returns its recap and
+// events; reports go to the returned directory.
+func runStreamPlaybook(t *testing.T, ctx context.Context, lab *testenv.Lab) (runbook.Recap, []runbook.Event, string) {
+	t.Helper()
+	dir := t.TempDir()
+	path := filepath.Join(dir, "stream.yml")
+	must(t, os.WriteFile(path, []byte(streamPlaybook), 0o644))
+	pb, err := runbook.LoadPlaybook(path, Kinds())
+	must(t, err)
+	inv, err := runbook.LoadInventory(lab.Inventory)
+	must(t, err)
+	reports := filepath.Join(dir, "reports")
+	var mu sync.Mutex
+	var events []runbook.Event
+	recap, err := runbook.Run(ctx, runbook.RunOptions{
+		Playbook: pb, Inventory: inv,
+		Extra: map[string]any{"engine_binary": builtEngine(t), "report_dir": reports},
+		Events: func(ev runbook.Event) {
+			mu.Lock()
+			defer mu.Unlock()
+			events = append(events, ev)
+		},
+	})
+	must(t, err)
+	return recap, events, reports
+}
+
+// stepEvents returns the step_end event of step and its output lines.
+func stepEvents(events []runbook.Event, step string) (end runbook.Event, lines []string) {
+	for _, ev := range events {
+		if ev.Step != step {
+			continue
+		}
+		switch ev.Type {
+		case runbook.EventStepEnd:
+			end = ev
+		case runbook.EventOutput:
+			lines = append(lines, ev.Stream+": "+ev.Line)
+		}
+	}
+	return end, lines
+}
+
+// rewindReport reads the one rewind report the run kept.
+func rewindReport(t *testing.T, dir string) map[string]any {
+	t.Helper()
+	files, err := filepath.Glob(filepath.Join(dir, "pg1-rewind-*.json"))
+	must(t, err)
+	if len(files) != 1 {
+		t.Fatalf("rewind reports %v, want one", files)
+	}
+	b, err := os.ReadFile(files[0])
+	must(t, err)
+	var rep map[string]any
+	must(t, json.Unmarshal(b, &rep))
+	return rep
+}
+
+// hexToken matches a stream token (or any other 64-hex string).
+var hexToken = regexp.MustCompile(`[0-9a-f]{64}`)
+
+// TestRewindStreamFromSourceHost rewinds the lab's old primary over the
+// compressed stream: rewind-serve runs on the new primary pg2, the
+// engine on pg1 reaches it through a remote forward on pg1's SSH
+// connection and a direct-tcpip channel on pg2's. The node then
+// verifies as a standby holding pg2's data; the report says the stream
+// carried fewer bytes than the data it delivered; no server, token file
+// or forwarded port is left behind, and no token shows in the run's
+// events.
+func TestRewindStreamFromSourceHost(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	defer cancel()
+	lab := streamLab(t, ctx)
+	pg1, pg2 := lab.Host("pg1"), lab.Host("pg2")
+
+	recap, events, reports := runStreamPlaybook(t, ctx, lab)
+	end, lines := stepEvents(events, "rewind")
+	t.Logf("rewind: %s %s\n%s", end.Status, end.Msg, strings.Join(lines, "\n"))
+	if got := recap.Hosts["pg1"]; got.Failed != 0 || got.Unreachable != 0 {
+		for _, ev := range events {
+			if ev.Type == runbook.EventStepEnd && ev.Status == runbook.StatusFailed {
+				t.Errorf("step %s failed: %s", ev.Step, ev.Msg)
+			}
+		}
+		t.Fatalf("recap pg1 %+v", got)
+	}
+	if end.Status != runbook.StatusChanged || !strings.Contains(end.Msg, "transfer: stream, ") {
+		t.Errorf("rewind step %s %q: want changed, transfer: stream", end.Status, end.Msg)
+	}
+	for _, l := range lines {
+		if strings.Contains(l, "unavailable") {
+			t.Errorf("the stream fell back: %s", l)
+		}
+	}
+	rep := rewindReport(t, reports)
+	sent, _ := rep["bytes_transferred"].(float64)
+	data, _ := rep["bytes_fetched"].(float64)
+	if rep["transfer"] != "stream" || data < 1<<20 || sent <= 0 || sent >= data {
+		t.Errorf("report: transfer %v, bytes_transferred %v, bytes_fetched %v; want stream, fewer bytes sent than a MB or more fetched",
+			rep["transfer"], rep["bytes_transferred"], rep["bytes_fetched"])
+	}
+	if v, _ := stepEvents(events, "verify"); v.Status != runbook.StatusOK {
+		t.Errorf("verify: %s %s", v.Status, v.Msg)
+	}
+
+	sum, err := digestFile(builtEngine(t))
+	must(t, err)
+	for _, ev := range events {
+		for _, s := range hexToken.FindAllString(ev.Msg+" "+ev.Line, -1) {
+			if s != sum.Sum {
+				t.Errorf("a 64-hex string (the token?) shows in a %s event of %s: %s", ev.Type, ev.Step, ev.Msg+ev.Line)
+			}
+		}
+	}
+	assertStreamGone(t, lab, pg1, pg2)
+}
+
+// TestRewindStreamFallsBackToSQL names a source host the bastion cannot
+// reach (its sshd is down; PostgreSQL still answers): the rewind says why
+// in an output line, fetches over SQL and the node still verifies.
+func TestRewindStreamFallsBackToSQL(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	defer cancel()
+	lab := streamLab(t, ctx)
+	must(t, lab.StopSSHD(ctx, "pg2"))
+
+	recap, events, reports := runStreamPlaybook(t, ctx, lab)
+	end, lines := stepEvents(events, "rewind")
+	t.Logf("rewind: %s %s\n%s", end.Status, end.Msg, strings.Join(lines, "\n"))
+	if got := recap.Hosts["pg1"]; got.Failed != 0 || got.Unreachable != 0 {
+		t.Fatalf("recap pg1 %+v; want no failure (pg2's sshd is down, not pg1)", got)
+	}
+	if end.Status != runbook.StatusChanged || strings.Contains(end.Msg, "transfer: stream") {
+		t.Errorf("rewind step %s %q: want changed, over SQL", end.Status, end.Msg)
+	}
+	want := regexp.MustCompile(`^stderr: stream from pg2 unavailable: connect pg2: .+; fetching over SQL$`)
+	found := false
+	for _, l := range lines {
+		found = found || want.MatchString(l)
+	}
+	if !found {
+		t.Errorf("no output line matches %s:\n%s", want, strings.Join(lines, "\n"))
+	}
+	if rep := rewindReport(t, reports); rep["transfer"] == "stream" {
+		t.Errorf("report transfer %v, want sql", rep["transfer"])
+	}
+	if v, _ := stepEvents(events, "verify"); v.Status != runbook.StatusOK {
+		t.Errorf("verify: %s %s", v.Status, v.Msg)
+	}
+	assertStreamGone(t, lab, lab.Host("pg1"), lab.Host("pg2"))
+}
+
+// assertStreamGone checks that no rewind-serve runs on pg2's data
+// directory (the watchdog may take a moment), that no token file is left
+// (lab hosts share /tmp) and that nothing but PostgreSQL listens on pg1's
+// loopback (the remote forward is gone).
+func assertStreamGone(t *testing.T, lab *testenv.Lab, pg1, pg2 *testenv.Host) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for pids := engineProcesses(t, pg2.Dirs.DataDir); len(pids) > 0; pids = engineProcesses(t, pg2.Dirs.DataDir) {
+		if time.Now().After(deadline) {
+			t.Errorf("rewind-serve still runs on %s: %v", pg2.Dirs.DataDir, pids)
+			break
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	left, err := filepath.Glob("/tmp/pgrunbook-engine.*/stream-token")
+	must(t, err)
+	if len(left) > 0 {
+		t.Errorf("token files left: %v", left)
+	}
+	out, err := exec.Command("ip", "netns", "exec", pg1.Namespace, "ss", "-Hltn").CombinedOutput()
+	if err != nil {
+		t.Fatalf("ss in %s: %v\n%s", pg1.Namespace, err, out)
+	}
+	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		if strings.Contains(line, "127.0.0.1:") && !strings.Contains(line, "127.0.0.1:5432") {
+			t.Errorf("still listening on pg1's loopback: %s", line)
+		}
+	}
+}
