@@ -4,15 +4,19 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/pgrunbook/pgrunbook/engine"
+	"github.com/pgrunbook/pgrunbook/engine/pgcontrol"
 	"github.com/pgrunbook/pgrunbook/engine/rewindtest"
 	"github.com/pgrunbook/pgrunbook/testenv/pgcluster"
 )
@@ -163,4 +167,97 @@ func TestStreamRewind(t *testing.T) {
 	s.CheckQuery("SELECT count(*), max(id) FROM t", "1002|1002")
 	s.CheckQuery("SELECT count(*), sum(g) FROM big", "100000|5000050000")
 	s.CheckQuery("SELECT pg_is_in_recovery()", "t")
+}
+
+// TestStreamRefused runs rewinds that must fail before they touch the
+// target: a wrong token, a missing token file, and stream servers that do
+// not serve the running source server (another initdb, the stopped old
+// primary, a running replica of the source). Each names what is wrong; the
+// target is unchanged and has no marker.
+func TestStreamRefused(t *testing.T) {
+	t.Parallel()
+	requireRoot(t)
+	ours := engineRewinder(t)
+	s, savedConf := streamScenario(t)
+	good := startStreamServer(t, s, ours, s.Standby.DataDir)
+
+	other := rewindtest.NewCluster(t, s.Ctx, pgcluster.Options{Name: "other"})
+	replica := rewindtest.NewStandby(t, s.Ctx, s.Standby, pgcluster.Options{Name: "replica"})
+	must(t, replica.Start(s.Ctx))
+	otherSrv := startStreamServer(t, s, ours, other.DataDir)
+	stoppedSrv := startStreamServer(t, s, ours, s.Primary.DataDir)
+	replicaSrv := startStreamServer(t, s, ours, replica.DataDir)
+
+	wrongToken := filepath.Join(s.TempDir(), "wrong-token")
+	must(t, os.WriteFile(wrongToken, []byte(strings.Repeat("ab", 32)+"\n"), 0o600))
+	must(t, pgcluster.HandOver(wrongToken))
+	sysid := func(dir string) string {
+		cf, err := pgcontrol.Read(filepath.Join(dir, "global", "pg_control"))
+		must(t, err)
+		return strconv.FormatUint(cf.SystemIdentifier, 10)
+	}
+	cases := []struct {
+		name       string
+		addr, file string
+		want       []string
+	}{
+		{"wrong token", good.addr, wrongToken, []string{"pg_rewind: error: stream server at " + good.addr + " refused the token\n"}},
+		{"missing token file", good.addr, filepath.Join(s.TempDir(), "nothing"),
+			[]string{"pg_rewind: error: read stream token file: open ", "no such file or directory\n"}},
+		{"another cluster", otherSrv.addr, otherSrv.tokenFile, []string{
+			"pg_rewind: error: stream server at " + otherSrv.addr + " (PGDATA " + other.DataDir + ") does not serve the server --source-server reaches: system identifier " +
+				sysid(other.DataDir) + " there, " + sysid(s.Standby.DataDir) + " over SQL\n",
+			"pg_rewind: detail: --source-stream must reach the same server as --source-server \"host="}},
+		{"the stopped old primary", stoppedSrv.addr, stoppedSrv.tokenFile, []string{
+			"(PGDATA " + s.Primary.DataDir + ") does not serve the server --source-server reaches: its PGDATA has no postmaster.pid"}},
+		// The replica started a few seconds after the source: either
+		// field tells them apart, the start time is checked first.
+		{"a replica of the source", replicaSrv.addr, replicaSrv.tokenFile, []string{
+			"(PGDATA " + replica.DataDir + ") does not serve the server --source-server reaches: ",
+			"|postmaster started at ", fmt.Sprintf("|port %d there (postmaster.pid), %d over SQL (SHOW port)\n", replica.Port, s.Standby.Port)}},
+	}
+	before, err := rewindtest.SnapshotTree(s.Primary.DataDir)
+	must(t, err)
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			res, err := ours.Run(s.Ctx, "--no-sync", "--source-server", s.Standby.ConnString(rewindtest.RewindRole),
+				"--target-pgdata", s.Primary.DataDir, "--config-file", savedConf,
+				"--source-stream", tc.addr, "--source-stream-token-file", tc.file)
+			must(t, err)
+			if res.ExitCode != 1 {
+				t.Fatalf("exit code %d, want 1\n%s", res.ExitCode, res)
+			}
+			// Wants starting with "|" are alternatives: one must be
+			// there.
+			var alts []string
+			for _, w := range tc.want {
+				if a, ok := strings.CutPrefix(w, "|"); ok {
+					alts = append(alts, a)
+				} else if !strings.Contains(res.Stderr, w) {
+					t.Fatalf("stderr lacks %q\n%s", w, res)
+				}
+			}
+			if len(alts) > 0 && !slices.ContainsFunc(alts, func(a string) bool { return strings.Contains(res.Stderr, a) }) {
+				t.Fatalf("stderr has none of %q\n%s", alts, res)
+			}
+			if strings.Contains(res.Stderr, strings.TrimSpace(readFile(t, good.tokenFile))) {
+				t.Fatalf("the token leaked into the output\n%s", res)
+			}
+			after, err := rewindtest.SnapshotTree(s.Primary.DataDir)
+			must(t, err)
+			if d := before.Diff(after); len(d) > 0 {
+				t.Fatalf("the refused rewind changed the target:\n%s", strings.Join(d, "\n"))
+			}
+			if m, err := engine.ReadMarker(s.Primary.DataDir); err != nil || m != nil {
+				t.Fatalf("marker after a refused rewind: %+v, %v", m, err)
+			}
+		})
+	}
+}
+
+func readFile(t *testing.T, path string) string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	must(t, err)
+	return string(b)
 }
