@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -260,4 +261,79 @@ func readFile(t *testing.T, path string) string {
 	b, err := os.ReadFile(path)
 	must(t, err)
 	return string(b)
+}
+
+// TestStreamConnectionReset cuts the stream mid-copy (toxiproxy between the
+// engine and rewind-serve, slowed so the copy lasts, then reset_peer):
+// the engine fails naming the stream and the file, the node is fenced,
+// and a rerun straight to the same server resumes and completes; the node
+// then follows the new primary with its data.
+func TestStreamConnectionReset(t *testing.T) {
+	t.Parallel()
+	requireRoot(t)
+	ours := engineRewinder(t)
+	s, savedConf := streamScenario(t)
+	srv := startStreamServer(t, s, ours, s.Standby.DataDir)
+	_, port, err := net.SplitHostPort(srv.addr)
+	must(t, err)
+	n, err := strconv.Atoi(port)
+	must(t, err)
+	proxy := startProxy(t, n)
+	_, err = proxy.Toxics.AddToxicJson(strings.NewReader(`{"name":"slow","type":"bandwidth","stream":"downstream","attributes":{"rate":128}}`))
+	must(t, err)
+	proxied := fmt.Sprintf("127.0.0.1:%d", proxyPort(t, proxy))
+
+	args := []string{"--no-sync", "--progress-json", "--source-server", s.Standby.ConnString(rewindtest.RewindRole),
+		"--target-pgdata", s.Primary.DataDir, "--config-file", savedConf, "--source-stream-token-file", srv.tokenFile}
+	stderr := interruptCopy(t, s, ours, func() {
+		_, err := proxy.Toxics.AddToxicJson(strings.NewReader(`{"name":"reset","type":"reset_peer","stream":"downstream","attributes":{"timeout":0}}`))
+		must(t, err)
+	}, append(args, "--source-stream", proxied)...)
+	if !strings.Contains(stderr, "pg_rewind: error: stream from "+proxied+" lost while fetching \"") {
+		t.Fatalf("the error should name the stream and the file:\n%s", stderr)
+	}
+	assertFenced(t, s, savedConf)
+
+	res := run(t, s, ours, append(args, "--source-stream", srv.addr)...)
+	if !strings.Contains(res.Stderr, "resuming an interrupted rewind started at") {
+		t.Fatalf("the rerun should say it resumes an interrupted rewind\n%s", res)
+	}
+	copyFile(t, savedConf, s.Primary.ConfPath())
+	must(t, s.Primary.FollowNew(s.Ctx, s.Standby))
+	must(t, s.Primary.Start(s.Ctx))
+	s.StandbySQL("INSERT INTO t VALUES (1002, 'after the rewind')")
+	must(t, s.Standby.WaitForCatchup(s.Ctx, s.Primary))
+	s.CheckQuery("SELECT count(*), max(id) FROM t", "1002|1002")
+	s.CheckQuery("SELECT count(*), sum(g) FROM big", "100000|5000050000")
+	s.CheckQuery("SELECT pg_is_in_recovery()", "t")
+}
+
+// interruptCopy runs the engine, calls interrupt once a --progress-json
+// line shows bytes copied, and requires the engine to fail with exit code
+// 1; it returns the engine's stderr.
+func interruptCopy(t *testing.T, s *rewindtest.Scenario, r rewindtest.Rewinder, interrupt func(), args ...string) string {
+	t.Helper()
+	cmd, err := r.Command(s.Ctx, args...)
+	must(t, err)
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	out, err := cmd.StdoutPipe()
+	must(t, err)
+	must(t, cmd.Start())
+	sc := bufio.NewScanner(out)
+	interrupted := false
+	for sc.Scan() {
+		if !interrupted && copying(sc.Text(), "") {
+			interrupt()
+			interrupted = true
+		}
+	}
+	err = cmd.Wait()
+	if !interrupted {
+		t.Fatalf("the copy ended before it could be interrupted (%v)\n%s", err, stderr.String())
+	}
+	if cmd.ProcessState.ExitCode() != 1 {
+		t.Fatalf("the interrupted engine should exit with 1: %v\n%s", err, stderr.String())
+	}
+	return stderr.String()
 }
