@@ -51,12 +51,12 @@ steps:
       split_brain: [{kind: table, name: stream_lost}]
 `
 
-// streamLab is a two-host lab after a split brain: pg2 promoted and
+// streamLab is a two-host lab (behind a bastion, if asked) after a split brain: pg2 promoted and
 // given a few MB of compressible rows, pg1 with writes of its own
 // (table stream_lost), stopped.
-func streamLab(t *testing.T, ctx context.Context) *testenv.Lab {
+func streamLab(t *testing.T, ctx context.Context, bastion bool) *testenv.Lab {
 	t.Helper()
-	lab := testenv.ForTest(t, testenv.Spec{Hosts: 2, Postgres: true})
+	lab := testenv.ForTest(t, testenv.Spec{Hosts: 2, Bastion: bastion, Postgres: true})
 	c1, c2 := lab.PGCluster("pg1"), lab.PGCluster("pg2")
 	must(t, c1.Exec(ctx, "postgres", "CREATE TABLE stream_seed AS SELECT g AS id FROM generate_series(1, 1000) g"))
 	at, err := c1.CurrentLSN(ctx)
@@ -133,9 +133,10 @@ func rewindReport(t *testing.T, dir string) map[string]any {
 var hexToken = regexp.MustCompile(`[0-9a-f]{64}`)
 
 // TestRewindStreamFromSourceHost rewinds the lab's old primary over the
-// compressed stream: rewind-serve runs on the new primary pg2, the
-// engine on pg1 reaches it through a remote forward on pg1's SSH
-// connection and a direct-tcpip channel on pg2's. The node then
+// compressed stream, with both database hosts behind a bastion:
+// rewind-serve runs on the new primary pg2, the engine on pg1 reaches it
+// through a remote forward on pg1's SSH connection (its last hop) and a
+// direct-tcpip channel on pg2's. The node then
 // verifies as a standby holding pg2's data; the report says the stream
 // carried fewer bytes than the data it delivered; no server, token file
 // or forwarded port is left behind, and no token shows in the run's
@@ -144,7 +145,7 @@ func TestRewindStreamFromSourceHost(t *testing.T) {
 	t.Parallel()
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
-	lab := streamLab(t, ctx)
+	lab := streamLab(t, ctx, true)
 	pg1, pg2 := lab.Host("pg1"), lab.Host("pg2")
 
 	recap, events, reports := runStreamPlaybook(t, ctx, lab)
@@ -196,7 +197,7 @@ func TestRewindStreamFallsBackToSQL(t *testing.T) {
 	t.Parallel()
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
-	lab := streamLab(t, ctx)
+	lab := streamLab(t, ctx, false)
 	must(t, lab.StopSSHD(ctx, "pg2"))
 
 	recap, events, reports := runStreamPlaybook(t, ctx, lab)
