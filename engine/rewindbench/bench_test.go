@@ -4,9 +4,8 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"strings"
+	"path/filepath"
 	"testing"
-	"text/tabwriter"
 	"time"
 )
 
@@ -19,14 +18,23 @@ func TestMain(m *testing.M) {
 }
 
 // BenchmarkRewind rewinds fresh copies of one diverged target with
-// pg_rewind and with pgrunbook (--jobs 1 and 4) and compares wall time and
-// bytes fetched; see the package comment. Run it with -benchtime 1x: each
-// iteration is a full rewind of a 1 GB cluster.
+// pg_rewind and with pgrunbook (over SQL with --jobs 4, and with the
+// compressed stream) on every link, and compares wall time and bytes with
+// pg_rewind's on the same link; see the package comment. Run it with
+// -benchtime 1x: each iteration is a full rewind.
 func BenchmarkRewind(b *testing.B) {
 	if os.Geteuid() != 0 {
-		b.Skip("rewind benchmark needs root: the servers and both rewinders run as the OS user postgres")
+		b.Skip("rewind benchmark needs root: the servers and the rewinders run as the OS user postgres")
 	}
 	modes, err := syncModes(os.Getenv("PGRUNBOOK_BENCH_SYNC"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	ls, err := parseLinks(os.Getenv("PGRUNBOOK_BENCH_LINKS"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	cs, err := parseContenders(os.Getenv("PGRUNBOOK_BENCH_CONTENDERS"))
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -39,47 +47,60 @@ func BenchmarkRewind(b *testing.B) {
 	fmt.Printf("setup: %s; pgbench scale %d, database %.0f MB; old primary updated %d of %d accounts (%.0f%%) after the failover\n",
 		time.Since(setupStart).Round(time.Second), p.scale, mb(p.dbBytes), p.updatedRows, p.totalRows,
 		100*float64(p.updatedRows)/float64(p.totalRows))
+	for _, l := range ls {
+		fmt.Printf("link %s\n", l.describe())
+	}
 
 	tbl := &table{}
-	verified := false
+	// verified holds the contenders whose result was started as a
+	// standby and compared; once each is enough.
+	verified := map[string]bool{}
 	for _, sync := range modes {
-		results := map[string]run{}
-		for _, c := range contenders {
-			b.Run(fmt.Sprintf("sync=%t/%s", sync, c.name), func(b *testing.B) {
-				r := benchContender(b, ctx, p, c, sync)
-				results[c.name] = r
-				base, ok := results["pg_rewind"]
-				if c.jobs > 0 && ok {
-					b.ReportMetric(float64(r.wall)/float64(base.wall), "ratio")
-					b.ReportMetric(float64(r.cpu)/float64(base.cpu), "cpu_ratio")
-					b.ReportMetric(float64(r.fetched)/float64(base.fetched), "bytes_ratio")
-				}
-				if c.jobs == 4 && !verified {
-					if err := p.verify(ctx, r.target); err != nil {
-						b.Fatal(err)
+		for _, l := range ls {
+			results := map[string]run{}
+			for _, c := range cs {
+				b.Run(fmt.Sprintf("link=%s/sync=%t/%s", l.name, sync, c.name), func(b *testing.B) {
+					r := benchContender(b, ctx, p, l, c, sync)
+					results[c.name] = r
+					if base, ok := results["pg_rewind"]; c.jobs > 0 && ok {
+						b.ReportMetric(float64(r.wall)/float64(base.wall), "ratio")
+						b.ReportMetric(float64(r.cpu)/float64(base.cpu), "cpu_ratio")
+						b.ReportMetric(float64(r.transferred)/float64(base.transferred), "bytes_ratio")
 					}
-					verified = true
-				}
-			})
+					if c.jobs > 0 && !verified[c.name] {
+						if err := p.verify(ctx, r.target); err != nil {
+							b.Fatalf("%s over %s: %v", c.name, l.name, err)
+						}
+						verified[c.name] = true
+					}
+					// Nine rewound copies would need the disk of
+					// nine clusters; keep them only when asked to.
+					if os.Getenv("PGRUNBOOK_BENCH_KEEP") == "" {
+						if err := os.RemoveAll(filepath.Dir(r.target)); err != nil {
+							b.Fatalf("remove run of %s over %s: %v", c.name, l.name, err)
+						}
+					}
+				})
+			}
+			tbl.add(l, sync, results)
 		}
-		tbl.add(sync, results)
 	}
 	tbl.print()
 }
 
-// benchContender rewinds b.N fresh copies with c and returns the mean
-// wall and CPU time, the bytes fetched by the last run and its target.
-func benchContender(b *testing.B, ctx context.Context, p *pair, c contender, sync bool) run {
+// benchContender rewinds b.N fresh copies with c over l and returns the
+// mean wall and CPU time, the bytes of the last run and its target.
+func benchContender(b *testing.B, ctx context.Context, p *pair, l link, c contender, sync bool) run {
 	var total, cpu time.Duration
 	var last run
 	b.StopTimer()
 	for i := 0; i < b.N; i++ {
-		dir, err := p.prepare(ctx, c, sync)
+		dir, err := p.prepare(ctx, l, c, sync)
 		if err != nil {
 			b.Fatal(err)
 		}
 		b.StartTimer()
-		r, err := p.rewind(ctx, c, dir, sync)
+		r, err := p.rewind(ctx, l, c, dir, sync)
 		b.StopTimer()
 		if err != nil {
 			b.Fatal(err)
@@ -91,6 +112,10 @@ func benchContender(b *testing.B, ctx context.Context, p *pair, c contender, syn
 	last.wall = total / time.Duration(b.N)
 	last.cpu = cpu / time.Duration(b.N)
 	b.ReportMetric(mb(last.fetched), "MB_fetched")
+	b.ReportMetric(mb(last.transferred), "MB_transferred")
+	if last.wire >= 0 {
+		b.ReportMetric(mb(last.wire), "MB_wire")
+	}
 	b.ReportMetric(last.cpu.Seconds(), "cpu_s")
 	return last
 }
@@ -110,44 +135,3 @@ func syncModes(v string) ([]bool, error) {
 }
 
 func mb(n int64) float64 { return float64(n) / (1 << 20) }
-
-// table collects the results for the summary printed at the end.
-type table struct {
-	rows []string
-}
-
-func (t *table) add(sync bool, results map[string]run) {
-	base, hasBase := results["pg_rewind"]
-	for _, c := range contenders {
-		r, ok := results[c.name]
-		if !ok {
-			continue
-		}
-		ratio, cpuRatio, bytesRatio := "-", "-", "-"
-		if hasBase && c.jobs > 0 {
-			ratio = fmt.Sprintf("%.2f", float64(r.wall)/float64(base.wall))
-			cpuRatio = fmt.Sprintf("%.2f", float64(r.cpu)/float64(base.cpu))
-			bytesRatio = fmt.Sprintf("%.3f", float64(r.fetched)/float64(base.fetched))
-		}
-		syncFlag := "--no-sync"
-		if sync {
-			syncFlag = "(sync)"
-		}
-		t.rows = append(t.rows, fmt.Sprintf("%s\t%s\t%.2f\t%.2f\t%.1f\t%s\t%s\t%s", c.name, syncFlag,
-			r.wall.Seconds(), r.cpu.Seconds(), mb(r.fetched), ratio, cpuRatio, bytesRatio))
-	}
-}
-
-func (t *table) print() {
-	if len(t.rows) == 0 {
-		return
-	}
-	var sb strings.Builder
-	w := tabwriter.NewWriter(&sb, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(w, "contender\tflags\twall s\tcpu s\tMB fetched\ttime ratio\tcpu ratio\tbytes ratio\t")
-	for _, r := range t.rows {
-		fmt.Fprintln(w, r+"\t")
-	}
-	w.Flush()
-	fmt.Print(sb.String())
-}

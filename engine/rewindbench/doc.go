@@ -1,8 +1,10 @@
 // Package rewindbench measures pgrunbook's rewind engine against
-// PostgreSQL 15's pg_rewind on the same diverged pair of clusters.
+// PostgreSQL 15's pg_rewind on the same diverged pair of clusters, side by
+// side on three links: loopback, a 100 Mbit/s link and a 20 ms round-trip
+// link.
 //
-// The package holds only benchmarks (and the unit tests of their output
-// parsing); `make bench` runs them:
+// The package holds only benchmarks (and the unit tests of their parts);
+// `make bench` runs them:
 //
 //	go test -run '^$' -bench . -benchtime 1x ./engine/rewindbench/
 //
@@ -15,35 +17,88 @@
 // primary, and a clean stop of the old primary. The stopped old primary is
 // the pristine target.
 //
-// Each contender then rewinds a fresh copy of that target (cp -a, not
-// timed) from the running new primary with --source-server: pg_rewind,
-// and `pgrunbook rewind` with --jobs 1 and --jobs 4. Both programs get the
-// same flags (-P, and --no-sync unless the sync variant is asked for), so
-// the wall times compare like with like; the page cache is warm for both.
-// The metrics are the wall time (ns/op), MB_fetched (pgrunbook's report
-// bytes_fetched; pg_rewind's final "N/M kB (100%) copied" progress line),
-// and for pgrunbook, ratio (its wall time over pg_rewind's) and
-// bytes_ratio. cpu_s is the rewinder's own user+system time and, for
-// pgrunbook, cpu_ratio its ratio to pg_rewind's: on a machine shared with
-// other work it is much steadier than the wall time. A table of the same
-// numbers is printed at the end.
+// The default scale is 10 (a 160 MB database; it was 70 before the slow
+// links): pg_rewind then copies about 350 MB, some 30 s at 100 Mbit/s,
+// which keeps the whole run to a few minutes on two cores. The data is
+// pgbench's as before, only less of it; PGRUNBOOK_BENCH_SCALE=70 gives the
+// earlier 1 GB pair.
 //
-// The benchmark checks that it compares working rewinds: the copy rewound
-// by `pgrunbook rewind --jobs 4` is started as a standby of the new
+// # Links
+//
+// Every contender rewinds over each link in turn, connecting over TCP:
+//
+//   - loopback: straight to 127.0.0.1, no proxy.
+//   - 100mbit: through in-process toxiproxy proxies on 127.0.0.1 whose
+//     toxic lets 12 500 KB/s through in each direction. The rate is
+//     shared by every connection of the rewind (toxiproxy's own bandwidth
+//     toxic limits each connection by itself, which would give --jobs 4
+//     four links); the latency is loopback's plus the proxy's.
+//   - 20ms: through the same kind of proxies with toxiproxy's latency
+//     toxic, 10 ms in each direction, and no bandwidth limit.
+//
+// A stream contender goes through two proxies of the link, one for its
+// SQL connections and one for the stream, both paying the same toxics
+// and sharing the one bandwidth. The proxies count what they carry.
+//
+// # Contenders
+//
+// Each contender rewinds a fresh copy of the target (cp -a then sync, not
+// timed) from the running new primary with --source-server, in this
+// order on every link:
+//
+//   - pg_rewind: PostgreSQL 15's, the baseline.
+//   - pgrunbook_sql_jobs4: `pgrunbook rewind --jobs 4`, everything over
+//     SQL as pg_rewind does.
+//   - pgrunbook_stream: `pgrunbook rewind --jobs 4 --source-stream
+//     --source-stream-token-file`: listings and pg_control still over SQL,
+//     the file data from `pgrunbook rewind-serve -D <new primary's PGDATA>`
+//     (started as the OS user postgres for each run, not timed; its ready
+//     line gives the address and the token, which goes to a 0600 file
+//     owned by postgres), zstd-compressed. The bench fails if the report
+//     says the data came any other way.
+//
+// All get the same flags (-P, and --no-sync unless the sync variant is
+// asked for), so the wall times compare like with like; the page cache is
+// warm for all. pgrunbook skips what recovery never needs by default
+// (engine.Options.Faithful is off), so it may fetch fewer bytes than
+// pg_rewind.
+//
+// The metrics, per link and contender: the wall time (ns/op, and wall s in
+// the table), cpu_s (the rewinder's own user+system time: on a machine
+// shared with other work it is much steadier than the wall time),
+// MB_fetched (pgrunbook's report bytes_fetched; pg_rewind's final "N/M kB
+// (100%) copied" progress line), MB_transferred (the report's
+// bytes_transferred: the compressed stream for pgrunbook_stream, the
+// fetched bytes for the others), MB_wire (every byte the link's proxies
+// carried both ways, protocol included; not on loopback), and for
+// pgrunbook, ratio, cpu_ratio and bytes_ratio (transferred) against
+// pg_rewind on the same link. A table of the same numbers, every link and
+// contender, is printed at the end.
+//
+// The benchmark checks that it compares working rewinds: the first copy
+// rewound by each pgrunbook contender is started as a standby of the new
 // primary, and once caught up its pgbench tables must equal the new
 // primary's, and differ from what the old primary had.
 //
 // Knobs, as environment variables:
 //
-//	PGRUNBOOK_BENCH_SCALE  pgbench scale factor (default 70, about 1.1 GB)
+//	PGRUNBOOK_BENCH_LINKS  the links to run, in that order (default
+//	                       "loopback,100mbit,20ms")
+//	PGRUNBOOK_BENCH_CONTENDERS
+//	                       a subset of pg_rewind, pgrunbook_sql_jobs4,
+//	                       pgrunbook_stream (default: all; without
+//	                       pg_rewind there are no ratios)
+//	PGRUNBOOK_BENCH_SCALE  pgbench scale factor (default 10, about 160 MB)
 //	PGRUNBOOK_BENCH_SYNC   "off" (default): every contender runs with
 //	                       --no-sync; "on": without it, so the final fsync
 //	                       of the target is timed; "both": both variants
 //	PGRUNBOOK_BENCH_DIR    where the clusters live (default: the system's
-//	                       temporary directory); needs about 6 GB
-//	PGRUNBOOK_BENCH_KEEP   when set, the stopped clusters stay in that
-//	                       directory afterwards, for profiling by hand
+//	                       temporary directory); needs about 1.5 GB at the
+//	                       default scale
+//	PGRUNBOOK_BENCH_KEEP   when set, the stopped clusters and every
+//	                       rewound copy stay in that directory afterwards,
+//	                       for profiling by hand
 //
-// The benchmarks need root (the servers run as the OS user postgres) and
-// skip otherwise.
+// The benchmarks need root (the servers and the rewinders run as the OS
+// user postgres) and skip otherwise.
 package rewindbench

@@ -51,15 +51,22 @@ func TestPgRewindFetched(t *testing.T) {
 	}
 }
 
-func TestReportFetched(t *testing.T) {
+func TestReadReport(t *testing.T) {
 	tests := []struct {
 		name    string
 		report  string
-		want    int64
+		want    rewindReport
 		wantErr string
 	}{
-		{name: "bytes fetched", report: `{"rewind_needed": true, "bytes_fetched": 1234567, "duration_ms": 5}`, want: 1234567},
-		{name: "zero is a value", report: `{"rewind_needed": false, "bytes_fetched": 0}`, want: 0},
+		{name: "SQL", report: `{"rewind_needed": true, "bytes_fetched": 1234567, "bytes_transferred": 1234567, "transfer": "sql"}`,
+			want: rewindReport{fetched: 1234567, transferred: 1234567, transfer: "sql"}},
+		{name: "stream", report: `{"bytes_fetched": 1234567, "bytes_transferred": 301234, "transfer": "stream"}`,
+			want: rewindReport{fetched: 1234567, transferred: 301234, transfer: "stream"}},
+		{name: "an engine before bytes_transferred", report: `{"rewind_needed": true, "bytes_fetched": 1234567, "duration_ms": 5}`,
+			want: rewindReport{fetched: 1234567, transferred: 1234567}},
+		{name: "zero is a value", report: `{"rewind_needed": false, "bytes_fetched": 0, "bytes_transferred": 0, "transfer": "sql"}`,
+			want: rewindReport{transfer: "sql"}},
+		{name: "stream without bytes_transferred", report: `{"bytes_fetched": 5, "transfer": "stream"}`, wantErr: "without bytes_transferred"},
 		{name: "missing field", report: `{"rewind_needed": true}`, wantErr: "no bytes_fetched"},
 		{name: "not JSON", report: `bytes_fetched: 3`, wantErr: "read rewind report"},
 	}
@@ -69,10 +76,10 @@ func TestReportFetched(t *testing.T) {
 			if err := os.WriteFile(path, []byte(tt.report), 0o600); err != nil {
 				t.Fatal(err)
 			}
-			got, err := reportFetched(path)
+			got, err := readReport(path)
 			if tt.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
-					t.Fatalf("reportFetched: err = %v, want one containing %q", err, tt.wantErr)
+					t.Fatalf("readReport: err = %v, want one containing %q", err, tt.wantErr)
 				}
 				return
 			}
@@ -80,7 +87,7 @@ func TestReportFetched(t *testing.T) {
 				t.Fatal(err)
 			}
 			if got != tt.want {
-				t.Errorf("reportFetched = %d, want %d", got, tt.want)
+				t.Errorf("readReport = %+v, want %+v", got, tt.want)
 			}
 		})
 	}
@@ -111,5 +118,42 @@ func TestSyncModes(t *testing.T) {
 				t.Errorf("syncModes(%q) = %v, want %v", tt.in, got, tt.want)
 			}
 		}
+	}
+}
+
+func TestParseReady(t *testing.T) {
+	token := strings.Repeat("0123456789abcdef", 4)
+	tests := []struct {
+		name    string
+		line    string
+		want    readyLine
+		wantErr string
+	}{
+		{name: "ready", line: `{"listen":"127.0.0.1:40123","token":"` + token + `"}` + "\n",
+			want: readyLine{Listen: "127.0.0.1:40123", Token: token}},
+		{name: "no line at all", line: "", wantErr: "read rewind-serve ready line"},
+		{name: "no port", line: `{"listen":"127.0.0.1","token":"` + token + `"}`, wantErr: `listen "127.0.0.1"`},
+		{name: "short token", line: `{"listen":"127.0.0.1:1","token":"abc"}`, wantErr: "(3 characters)"},
+		{name: "uppercase token", line: `{"listen":"127.0.0.1:1","token":"` + strings.ToUpper(token) + `"}`, wantErr: "64 lowercase hex"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := parseReady(tt.line)
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("parseReady: err = %v, want one containing %q", err, tt.wantErr)
+				}
+				if strings.Contains(strings.ToLower(err.Error()), token) {
+					t.Fatalf("parseReady: the error quotes the token: %v", err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got != tt.want {
+				t.Errorf("parseReady = %+v, want %+v", got, tt.want)
+			}
+		})
 	}
 }
