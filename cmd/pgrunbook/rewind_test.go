@@ -23,6 +23,8 @@ func TestParseRewindArgs(t *testing.T) {
 			rewindCLI{opts: engine.Options{TargetDir: "/t", SourceConninfo: "host=x port=5"}}},
 		{"long with equals", []string{"--target-pgdata=/t", "--source-pgdata=/s", "--config-file=/c"},
 			rewindCLI{opts: engine.Options{TargetDir: "/t", SourceDir: "/s", ConfigFile: "/c"}}},
+		{"stream flags", []string{"-D", "/t", "--source-stream", "10.77.0.2:7000", "--source-stream-token-file=/tok"},
+			rewindCLI{streamTokenFile: "/tok", opts: engine.Options{TargetDir: "/t", SourceStream: "10.77.0.2:7000"}}},
 		{"bundled flags", []string{"-nNPRc", "-D", "/t"},
 			rewindCLI{progress: true, opts: engine.Options{TargetDir: "/t", DryRun: true, NoSync: true, WriteRecoveryConf: true, RestoreTargetWAL: true}}},
 		{"bundled flags ending in a value", []string{"-nD/t"},
@@ -80,6 +82,14 @@ func TestRewindCLIErrors(t *testing.T) {
 			"pg_rewind: error: too many command-line arguments (first is \"extra_arg1\")\n" + hint},
 		{"bad jobs", []string{"--jobs", "0"},
 			"pg_rewind: error: invalid value \"0\" for option --jobs: want a whole number of at least 1\n" + hint},
+		{"stream without a token file", []string{"-D", "/t", "--source-server", "x", "--source-stream", "h:1"},
+			"pg_rewind: error: --source-stream needs the stream server's token (--source-stream-token-file)\n" + hint},
+		{"stream without a server", []string{"-D", "/t", "--source-pgdata", "/s", "--source-stream", "h:1", "--source-stream-token-file", "/dev/null"},
+			"pg_rewind: error: --source-stream needs --source-server: listings and pg_control still come over SQL\n" + hint},
+		{"token file without a stream", []string{"-D", "/t", "--source-server", "x", "--source-stream-token-file", "/f"},
+			"pg_rewind: error: --source-stream-token-file needs --source-stream\n" + hint},
+		{"unreadable token file", []string{"-D", "/t", "--source-server", "x", "--source-stream", "h:1", "--source-stream-token-file", "/nonexistent/token"},
+			"pg_rewind: error: read stream token file: open /nonexistent/token: no such file or directory\n"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
