@@ -92,12 +92,14 @@ func TestDifferential(t *testing.T) {
 	base := []string{"--debug", "--no-sync", "--source-pgdata", s.Standby.DataDir}
 	oracle := rewindtest.Rewinder{Path: rewindtest.DefaultBin}
 	before := snapshot(t, engineCopy)
-	dry := run(t, s, ours, append(base, "--target-pgdata", engineCopy, "--dry-run")...)
+	// The engine trims by default; --faithful must copy exactly what
+	// pg_rewind copies, which is what this test proves.
+	dry := run(t, s, ours, append(base, "--faithful", "--target-pgdata", engineCopy, "--dry-run")...)
 	if after := snapshot(t, engineCopy); !reflect.DeepEqual(before, after) {
 		t.Fatalf("--dry-run changed the target\n%s", dry)
 	}
 	want := run(t, s, oracle, append(base, "--target-pgdata", s.Primary.DataDir)...)
-	got := run(t, s, ours, append(base, "--target-pgdata", engineCopy, "--report", report)...)
+	got := run(t, s, ours, append(base, "--faithful", "--target-pgdata", engineCopy, "--report", report)...)
 
 	wantMap, gotMap := fileMapLines(want.Stderr), fileMapLines(got.Stderr)
 	if len(wantMap) == 0 {
@@ -307,6 +309,9 @@ func checkReport(t *testing.T, path, divergedLine string) {
 	}
 	if rep.Actions["COPY"].Files == 0 || rep.Actions["TRUNCATE"].Files == 0 || rep.Actions["COPY_TAIL"].Files == 0 {
 		t.Fatalf("report actions miss COPY, TRUNCATE or COPY_TAIL:\n%s", b)
+	}
+	if rep.BytesSkipped != (engine.SkipCounts{}) || rep.FilesSkipped != (engine.SkipCounts{}) {
+		t.Fatalf("--faithful skipped files:\n%s", b)
 	}
 	if rep.BytesFetched <= 0 || rep.Lost.WALBytes <= 0 || len(rep.Lost.Commits) == 0 || len(rep.Lost.Relations) == 0 {
 		t.Fatalf("report counts are empty:\n%s", b)

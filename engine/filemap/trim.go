@@ -70,10 +70,12 @@ type Trim struct {
 }
 
 // trim applies the trimming rules to one entry after pg_rewind's rules
-// chose faithful for it. A file is skipped only if faithful would fetch
-// bytes of it: it then does nothing (the target's own copy, if any, stays
-// as it is), its changed blocks are set aside, and the bytes it would have
-// fetched are kept in SkippedBytes.
+// chose faithful for it. A file is skipped only if faithful fetches from
+// it (COPY, even of an empty file, COPY_TAIL, or changed blocks): it then
+// does nothing (the target's own copy, if any, stays as it is), its
+// changed blocks are set aside, and the bytes faithful would have fetched
+// are kept in SkippedBytes. A TRUNCATE or a NONE without blocks fetches
+// nothing and stays.
 func (m *Map) trim(e *FileEntry, faithful Action, ctx *trimContext) Action {
 	if !e.Source.Exists || e.Source.Type != TypeRegular || e.Path == "global/pg_control" || IsExcluded(e.Path) {
 		return faithful
@@ -82,11 +84,10 @@ func (m *Map) trim(e *FileEntry, faithful Action, ctx *trimContext) Action {
 	if reason == SkipNone {
 		return faithful
 	}
-	n := m.fetchBytes(e, faithful)
-	if n == 0 {
+	if faithful != ActionCopy && faithful != ActionCopyTail && e.Blocks.Len() == 0 {
 		return faithful
 	}
-	e.Skipped, e.SkippedBytes = reason, n
+	e.Skipped, e.SkippedBytes = reason, m.fetchBytes(e, faithful)
 	e.heldBlocks, e.Blocks = e.Blocks, BlockSet{}
 	m.debugf("not fetching \"%s\" (%s): recovery never reads it", e.Path, reason)
 	return ActionNone
