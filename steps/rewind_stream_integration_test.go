@@ -9,6 +9,7 @@ import (
 	"regexp"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -75,6 +76,13 @@ func streamLab(t *testing.T, ctx context.Context, bastion bool) *testenv.Lab {
 // events; reports go to the returned directory.
 func runStreamPlaybook(t *testing.T, ctx context.Context, lab *testenv.Lab) (runbook.Recap, []runbook.Event, string) {
 	t.Helper()
+	return runStreamPlaybookWatching(t, ctx, lab, nil)
+}
+
+// runStreamPlaybookWatching is runStreamPlaybook with watch called on
+// every event as it happens.
+func runStreamPlaybookWatching(t *testing.T, ctx context.Context, lab *testenv.Lab, watch func(runbook.Event)) (runbook.Recap, []runbook.Event, string) {
+	t.Helper()
 	dir := t.TempDir()
 	path := filepath.Join(dir, "stream.yml")
 	must(t, os.WriteFile(path, []byte(streamPlaybook), 0o644))
@@ -89,6 +97,9 @@ func runStreamPlaybook(t *testing.T, ctx context.Context, lab *testenv.Lab) (run
 		Playbook: pb, Inventory: inv,
 		Extra: map[string]any{"engine_binary": builtEngine(t), "report_dir": reports},
 		Events: func(ev runbook.Event) {
+			if watch != nil {
+				watch(ev)
+			}
 			mu.Lock()
 			defer mu.Unlock()
 			events = append(events, ev)
@@ -254,4 +265,67 @@ func assertStreamGone(t *testing.T, lab *testenv.Lab, pg1, pg2 *testenv.Host) {
 			t.Errorf("still listening on pg1's loopback: %s", line)
 		}
 	}
+}
+
+// TestRewindStreamBrokenMidCopy kills rewind-serve on the new primary
+// while the engine copies: the rewind fails (no silent switch to SQL in
+// the middle of a copy), the server, token file and forward are still
+// cleaned up, and a rerun of the playbook resumes the interrupted rewind
+// over a new stream and the node verifies.
+func TestRewindStreamBrokenMidCopy(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	defer cancel()
+	lab := streamLab(t, ctx, false)
+	pg1, pg2 := lab.Host("pg1"), lab.Host("pg2")
+
+	var mu sync.Mutex
+	var killed []int
+	kill := func(ev runbook.Event) {
+		p := ev.Progress
+		if ev.Type != runbook.EventProgress || ev.Step != "rewind" || p.Phase != "copying" || p.Done == 0 || p.Done >= p.Total {
+			return
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		if killed != nil {
+			return
+		}
+		killed = engineProcesses(t, pg2.Dirs.DataDir)
+		for _, pid := range killed {
+			_ = syscall.Kill(pid, syscall.SIGKILL)
+		}
+	}
+	recap, events, _ := runStreamPlaybookWatching(t, ctx, lab, kill)
+	end, lines := stepEvents(events, "rewind")
+	t.Logf("rewind with rewind-serve killed (pids %v): %s %s\n%s", killed, end.Status, end.Msg, strings.Join(lines, "\n"))
+	if len(killed) == 0 {
+		t.Fatal("no rewind-serve to kill while copying")
+	}
+	if end.Status != runbook.StatusFailed || recap.Hosts["pg1"].Failed != 1 {
+		t.Fatalf("rewind %s (%s), recap %+v; want the rewind failed", end.Status, end.Msg, recap.Hosts["pg1"])
+	}
+	for _, l := range lines {
+		if strings.Contains(l, "fetching over SQL") {
+			t.Errorf("the broken stream was replaced by SQL: %s", l)
+		}
+	}
+	assertStreamGone(t, lab, pg1, pg2)
+
+	recap, events, reports := runStreamPlaybook(t, ctx, lab)
+	end, lines = stepEvents(events, "rewind")
+	t.Logf("rerun: %s %s\n%s", end.Status, end.Msg, strings.Join(lines, "\n"))
+	if got := recap.Hosts["pg1"]; got.Failed != 0 || got.Unreachable != 0 {
+		t.Fatalf("rerun: recap pg1 %+v", got)
+	}
+	if end.Status != runbook.StatusChanged || !strings.Contains(end.Msg, "transfer: stream") {
+		t.Errorf("rerun: rewind %s %q; want changed over the stream", end.Status, end.Msg)
+	}
+	if rep := rewindReport(t, reports); rep["transfer"] != "stream" {
+		t.Errorf("rerun: report transfer %v", rep["transfer"])
+	}
+	if v, _ := stepEvents(events, "verify"); v.Status != runbook.StatusOK {
+		t.Errorf("rerun: verify %s %s", v.Status, v.Msg)
+	}
+	assertStreamGone(t, lab, pg1, pg2)
 }
