@@ -91,7 +91,7 @@ func BenchmarkRewind(b *testing.B) {
 // benchContender rewinds b.N fresh copies with c over l and returns the
 // mean wall and CPU time, the bytes of the last run and its target.
 func benchContender(b *testing.B, ctx context.Context, p *pair, l link, c contender, sync bool) run {
-	var total, cpu time.Duration
+	var total, cpu, serveCPU time.Duration
 	var last run
 	b.StopTimer()
 	for i := 0; i < b.N; i++ {
@@ -107,16 +107,21 @@ func benchContender(b *testing.B, ctx context.Context, p *pair, l link, c conten
 		}
 		total += r.wall
 		cpu += r.cpu
+		serveCPU += r.serveCPU
 		last = r
 	}
 	last.wall = total / time.Duration(b.N)
 	last.cpu = cpu / time.Duration(b.N)
+	last.serveCPU = serveCPU / time.Duration(b.N)
 	b.ReportMetric(mb(last.fetched), "MB_fetched")
 	b.ReportMetric(mb(last.transferred), "MB_transferred")
 	if last.wire >= 0 {
 		b.ReportMetric(mb(last.wire), "MB_wire")
 	}
 	b.ReportMetric(last.cpu.Seconds(), "cpu_s")
+	if last.serveCPU >= 0 {
+		b.ReportMetric(last.serveCPU.Seconds(), "serve_cpu_s")
+	}
 	return last
 }
 

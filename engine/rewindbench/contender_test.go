@@ -43,6 +43,10 @@ type run struct {
 	// for it is not included, for any contender). It is steadier than
 	// wall time on a machine shared with other work.
 	cpu time.Duration
+	// serveCPU is rewind-serve's user and system time for the stream
+	// contender, the compression's cost on the source; -1 for the
+	// others, whose server side (a PostgreSQL backend) is not measured.
+	serveCPU time.Duration
 	// fetched is the raw bytes of file data the rewinder fetched.
 	fetched int64
 	// transferred is what the file data took on the network: the
@@ -170,7 +174,7 @@ func (p *pair) rewind(ctx context.Context, l link, c contender, dir string, sync
 	cmd.Stdout, cmd.Stderr = &out, &out
 	start := time.Now()
 	err = cmd.Run()
-	r = run{wall: time.Since(start), wire: -1, target: filepath.Join(dir, "data")}
+	r = run{wall: time.Since(start), wire: -1, serveCPU: -1, target: filepath.Join(dir, "data")}
 	if !l.direct {
 		r.wire = w.bytes()
 	}
@@ -179,6 +183,12 @@ func (p *pair) rewind(ctx context.Context, l link, c contender, dir string, sync
 	}
 	if err != nil {
 		return r, fmt.Errorf("rewind with %s over %s: %w\n%s", c.name, l.name, err, tailBytes(out.Bytes(), 4000))
+	}
+	if srv != nil {
+		if err := srv.stop(); err != nil {
+			return r, err
+		}
+		r.serveCPU = srv.cpu()
 	}
 	if c.jobs == 0 {
 		r.fetched, err = pgRewindFetched(out.String())

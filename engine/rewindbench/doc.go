@@ -66,7 +66,9 @@
 // The metrics, per link and contender: the wall time (ns/op, and wall s in
 // the table), cpu_s (the rewinder's own user+system time: on a machine
 // shared with other work it is much steadier than the wall time),
-// MB_fetched (pgrunbook's report bytes_fetched; pg_rewind's final "N/M kB
+// serve_cpu_s (rewind-serve's own CPU time, what the compression costs
+// the source; stream only, as the PostgreSQL backends serving the SQL
+// contenders are not measured), MB_fetched (pgrunbook's report bytes_fetched; pg_rewind's final "N/M kB
 // (100%) copied" progress line), MB_transferred (the report's
 // bytes_transferred: the compressed stream for pgrunbook_stream, the
 // fetched bytes for the others), MB_wire (every byte the link's proxies
@@ -93,7 +95,7 @@
 //	                       --no-sync; "on": without it, so the final fsync
 //	                       of the target is timed; "both": both variants
 //	PGRUNBOOK_BENCH_DIR    where the clusters live (default: the system's
-//	                       temporary directory); needs about 1.5 GB at the
+//	                       temporary directory); needs about 2.5 GB at the
 //	                       default scale
 //	PGRUNBOOK_BENCH_KEEP   when set, the stopped clusters and every
 //	                       rewound copy stay in that directory afterwards,

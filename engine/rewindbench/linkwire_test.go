@@ -202,3 +202,30 @@ func TestParseContenders(t *testing.T) {
 		}
 	}
 }
+
+func TestTableRows(t *testing.T) {
+	base := run{wall: 40 * time.Second, cpu: 2 * time.Second, serveCPU: -1, fetched: 400 << 20, transferred: 400 << 20, wire: 401 << 20}
+	stream := run{wall: 8 * time.Second, cpu: time.Second, serveCPU: 3 * time.Second, fetched: 300 << 20, transferred: 20 << 20, wire: 21 << 20}
+	loop := run{wall: 5 * time.Second, cpu: time.Second, serveCPU: -1, fetched: 400 << 20, transferred: 400 << 20, wire: -1}
+	tbl := &table{}
+	l100, _ := linkNamed("100mbit")
+	lo, _ := linkNamed("loopback")
+	tbl.add(l100, false, map[string]run{"pg_rewind": base, "pgrunbook_stream": stream})
+	tbl.add(lo, true, map[string]run{"pg_rewind": loop})
+	want := [][]string{
+		{"100mbit", "pg_rewind", "--no-sync", "40.00", "2.00", "-", "400.0", "400.0", "401.0", "-", "-", "-"},
+		{"100mbit", "pgrunbook_stream", "--no-sync", "8.00", "1.00", "3.00", "300.0", "20.0", "21.0", "0.20", "0.50", "0.050"},
+		{"loopback", "pg_rewind", "(sync)", "5.00", "1.00", "-", "400.0", "400.0", "-", "-", "-", "-"},
+	}
+	if len(tbl.rows) != len(want) {
+		t.Fatalf("%d rows, want %d", len(tbl.rows), len(want))
+	}
+	for i := range want {
+		if strings.Join(tbl.rows[i], "|") != strings.Join(want[i], "|") {
+			t.Errorf("row %d:\n got %q\nwant %q", i, tbl.rows[i], want[i])
+		}
+		if len(tbl.rows[i]) != len(tableHeader) {
+			t.Errorf("row %d has %d cells, the header %d", i, len(tbl.rows[i]), len(tableHeader))
+		}
+	}
+}

@@ -29,6 +29,9 @@ type streamServer struct {
 	tokenFile string
 	stderr    bytes.Buffer
 	done      chan error
+	// stopped and stopErr make stop idempotent.
+	stopped bool
+	stopErr error
 }
 
 // streamReadyTimeout bounds the wait for the server's ready line.
@@ -82,8 +85,26 @@ func (p *pair) startStreamServer(ctx context.Context, dir string) (*streamServer
 	return s, nil
 }
 
-// stop ends the server with SIGTERM, which it answers by exiting 0.
+// stop ends the server with SIGTERM, which it answers by exiting 0; a
+// second call returns what the first did.
 func (s *streamServer) stop() error {
+	if !s.stopped {
+		s.stopped = true
+		s.stopErr = s.terminate()
+	}
+	return s.stopErr
+}
+
+// cpu is the server's user and system time, once stopped: the
+// compression the stream costs on the source.
+func (s *streamServer) cpu() time.Duration {
+	if s.cmd.ProcessState == nil {
+		return 0
+	}
+	return s.cmd.ProcessState.UserTime() + s.cmd.ProcessState.SystemTime()
+}
+
+func (s *streamServer) terminate() error {
 	if err := s.cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		return fmt.Errorf("stop rewind-serve: %w", err)
 	}

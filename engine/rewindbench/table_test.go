@@ -14,11 +14,12 @@ type table struct {
 	rows [][]string
 }
 
-// tableHeader names the columns; "MB transferred" is the file data as it
+// tableHeader names the columns; "serve cpu s" is rewind-serve's CPU time
+// (stream only), "MB transferred" is the file data as it
 // crossed the network (compressed for the stream), "MB wire" everything
 // the link's proxies carried both ways (SQL and stream, protocol
 // included; "-" on a direct link).
-var tableHeader = []string{"link", "contender", "flags", "wall s", "cpu s", "MB fetched", "MB transferred", "MB wire",
+var tableHeader = []string{"link", "contender", "flags", "wall s", "cpu s", "serve cpu s", "MB fetched", "MB transferred", "MB wire",
 	"time ratio", "cpu ratio", "bytes ratio"}
 
 func (t *table) add(l link, sync bool, results map[string]run) {
@@ -40,12 +41,16 @@ func (t *table) add(l link, sync bool, results map[string]run) {
 		if sync {
 			flags = "(sync)"
 		}
+		serveCPU := "-"
+		if r.serveCPU >= 0 {
+			serveCPU = fmt.Sprintf("%.2f", r.serveCPU.Seconds())
+		}
 		wire := "-"
 		if r.wire >= 0 {
 			wire = fmt.Sprintf("%.1f", mb(r.wire))
 		}
 		t.rows = append(t.rows, []string{l.name, c.name, flags,
-			fmt.Sprintf("%.2f", r.wall.Seconds()), fmt.Sprintf("%.2f", r.cpu.Seconds()),
+			fmt.Sprintf("%.2f", r.wall.Seconds()), fmt.Sprintf("%.2f", r.cpu.Seconds()), serveCPU,
 			fmt.Sprintf("%.1f", mb(r.fetched)), fmt.Sprintf("%.1f", mb(r.transferred)), wire,
 			ratio, cpuRatio, bytesRatio})
 	}
