@@ -76,11 +76,11 @@ type Trim struct {
 // changed blocks are set aside, and the bytes faithful would have fetched
 // are kept in SkippedBytes. A TRUNCATE or a NONE without blocks fetches
 // nothing and stays.
-func (m *Map) trim(e *FileEntry, faithful Action, ctx *trimContext) Action {
+func (m *Map) trim(e *FileEntry, faithful Action, tc *trimContext) Action {
 	if !e.Source.Exists || e.Source.Type != TypeRegular || e.Path == "global/pg_control" || IsExcluded(e.Path) {
 		return faithful
 	}
-	reason := m.skipReason(e.Path, ctx)
+	reason := m.skipReason(e.Path, tc)
 	if reason == SkipNone {
 		return faithful
 	}
@@ -94,14 +94,14 @@ func (m *Map) trim(e *FileEntry, faithful Action, ctx *trimContext) Action {
 }
 
 // skipReason tells which trimming rule, if any, covers a source path.
-func (m *Map) skipReason(path string, ctx *trimContext) SkipReason {
+func (m *Map) skipReason(path string, tc *trimContext) SkipReason {
 	t := m.cfg.Trim
 	switch {
 	case t.Redo != 0 && m.walBeforeRedo(path):
 		return SkipWALBeforeRedo
 	case t.Temp && m.isTempFile(path):
 		return SkipTemp
-	case t.Unlogged && m.isUnloggedFork(path, ctx):
+	case t.Unlogged && m.isUnloggedFork(path, tc):
 		return SkipUnlogged
 	}
 	return SkipNone
@@ -130,20 +130,20 @@ type trimContext struct {
 // newTrimContext collects the source's init forks when the unlogged rule
 // is on.
 func (m *Map) newTrimContext() *trimContext {
-	ctx := &trimContext{}
+	tc := &trimContext{}
 	if m.cfg.Trim == nil || !m.cfg.Trim.Unlogged {
-		return ctx
+		return tc
 	}
-	ctx.initForks = map[dbRel]bool{}
+	tc.initForks = map[dbRel]bool{}
 	for _, e := range m.entries {
 		if !e.Source.Exists || e.Source.Type != TypeRegular {
 			continue
 		}
 		if k, fork, ok := m.parseDbspaceRel(e.Path); ok && fork == ForkInit {
-			ctx.initForks[k] = true
+			tc.initForks[k] = true
 		}
 	}
-	return ctx
+	return tc
 }
 
 // isUnloggedFork tells whether path is a fork other than the init fork
@@ -153,7 +153,7 @@ func (m *Map) newTrimContext() *trimContext {
 // main fork when it ends. The source decides: a relation unlogged only on
 // the target is handled as pg_rewind would, and its init fork is removed
 // like any file the source lacks.
-func (m *Map) isUnloggedFork(path string, ctx *trimContext) bool {
+func (m *Map) isUnloggedFork(path string, tc *trimContext) bool {
 	k, fork, ok := m.parseDbspaceRel(path)
-	return ok && fork != ForkInit && ctx.initForks[k]
+	return ok && fork != ForkInit && tc.initForks[k]
 }
