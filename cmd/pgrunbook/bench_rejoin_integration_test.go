@@ -55,10 +55,10 @@ DELETE FROM bench WHERE id % 100 = 7`
 )
 
 var (
-	// fetchedBytes reads what the rewind step says it fetched.
-	fetchedBytes = regexp.MustCompile(`fetched (\d+) bytes`)
-	// streamedBytes reads what a streamed rewind says crossed the network.
-	streamedBytes = regexp.MustCompile(`transfer: stream, (\d+) bytes sent`)
+	// rewindFetched reads what the rewind step says it fetched.
+	rewindFetched = regexp.MustCompile(`fetched (\d+) bytes`)
+	// rewindStreamed reads what a streamed rewind says crossed the network.
+	rewindStreamed = regexp.MustCompile(`transfer: stream, (\d+) bytes sent`)
 )
 
 // rejoinRun is one timed `pgrunbook run` of a rejoin playbook.
@@ -108,11 +108,12 @@ func BenchmarkRejoinFleet(b *testing.B) {
 	}
 	// Only the rejoins are timed: not the build, the lab or the drill.
 	b.StopTimer()
-	engine := benchEngine(b)
-	stream := engineServes(engine)
+	engine := fleetBenchEngine(b)
+	stream := fleetEngineServes(engine)
 	if !stream {
 		fmt.Println("rejoin fleet: the engine has no rewind-serve: no stream variant")
 	}
+	overSQL, streamed := rejoinVariants(b)
 	var t1, t4, t1s, t4s time.Duration
 	for range b.N {
 		n := 1 + fleetBenchWidth + 1
@@ -130,14 +131,13 @@ func BenchmarkRejoinFleet(b *testing.B) {
 		}
 
 		b.StartTimer()
-		runs := []rejoinRun{rejoinClusters(b, lab, engine, rejoinPlaybook, "1 over SQL", next(1))}
-		runs = append(runs, rejoinClusters(b, lab, engine, rejoinPlaybook, "4 over SQL", next(fleetBenchWidth)))
+		runs := []rejoinRun{rejoinClusters(b, lab, engine, overSQL, "sql", "1 over SQL", next(1))}
+		runs = append(runs, rejoinClusters(b, lab, engine, overSQL, "sql", "4 over SQL", next(fleetBenchWidth)))
 		if stream {
-			playbook := streamingRejoin(b)
-			runs = append(runs, rejoinClusters(b, lab, engine, playbook, "1 streamed", next(1)))
-			runs = append(runs, rejoinClusters(b, lab, engine, playbook, "4 streamed", next(fleetBenchWidth)))
+			runs = append(runs, rejoinClusters(b, lab, engine, streamed, "stream", "1 streamed", next(1)))
+			runs = append(runs, rejoinClusters(b, lab, engine, streamed, "stream", "4 streamed", next(fleetBenchWidth)))
 		}
-		runs = append(runs, rejoinClusters(b, lab, engine, rejoinPlaybook, "1 over SQL", next(1)))
+		runs = append(runs, rejoinClusters(b, lab, engine, overSQL, "sql", "1 over SQL", next(1)))
 		b.StopTimer()
 
 		for _, c := range lab.Clusters {
@@ -155,7 +155,7 @@ func BenchmarkRejoinFleet(b *testing.B) {
 		printRejoinTable(runs, base)
 		// The next iteration brings up its own lab; this one goes now
 		// rather than at the end (Down is idempotent for the cleanup).
-		if err := downLab(lab); err != nil {
+		if err := downFleetLab(lab); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -178,7 +178,7 @@ func splitFleet(b *testing.B, engine string, n int) *testenv.Lab {
 	lab := testenv.ForTest(b, testenv.Spec{Hosts: 2 * n, Clusters: n, Bastion: true, Postgres: true})
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	eachCluster(b, lab, func(c *testenv.Cluster) error {
+	eachFleetCluster(b, lab, func(c *testenv.Cluster) error {
 		p, s := lab.PGCluster(c.Primary), lab.PGCluster(c.NewPrimary())
 		if err := p.Exec(ctx, "postgres", benchSeedSQL); err != nil {
 			return fmt.Errorf("seed bench on %s: %w", c.Primary, err)
@@ -192,7 +192,7 @@ func splitFleet(b *testing.B, engine string, n int) *testenv.Lab {
 	}
 	// The drill stopped each old primary cleanly; it comes back for more
 	// of the split brain, on timeline 1, and stops cleanly again.
-	eachCluster(b, lab, func(c *testenv.Cluster) error {
+	eachFleetCluster(b, lab, func(c *testenv.Cluster) error {
 		oldp, newp := lab.PGCluster(c.Primary), lab.PGCluster(c.NewPrimary())
 		if err := newp.Exec(ctx, "postgres", benchNewPrimarySQL); err != nil {
 			return fmt.Errorf("write bench on %s: %w", c.NewPrimary(), err)
@@ -208,9 +208,9 @@ func splitFleet(b *testing.B, engine string, n int) *testenv.Lab {
 	return lab
 }
 
-// eachCluster runs do on every cluster of lab at once and fails b with the
+// eachFleetCluster runs do on every cluster of lab at once and fails b with the
 // first error.
-func eachCluster(b *testing.B, lab *testenv.Lab, do func(c *testenv.Cluster) error) {
+func eachFleetCluster(b *testing.B, lab *testenv.Lab, do func(c *testenv.Cluster) error) {
 	b.Helper()
 	var g errgroup.Group
 	for _, c := range lab.Clusters {
@@ -226,16 +226,13 @@ func eachCluster(b *testing.B, lab *testenv.Lab, do func(c *testenv.Cluster) err
 // host's recap shows no failure and that each rewind and verify did their
 // work. The run's wall time is the whole of runRun: loading, SSH through
 // the bastion, shipping the engine, every step.
-func rejoinClusters(b *testing.B, lab *testenv.Lab, engine, playbook, label string, clusters []*testenv.Cluster) rejoinRun {
+func rejoinClusters(b *testing.B, lab *testenv.Lab, engine, playbook, transfer, label string, clusters []*testenv.Cluster) rejoinRun {
 	b.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	run := rejoinRun{label: label, transfer: "sql", steps: map[string]time.Duration{}, fetched: map[string]int64{}, sent: map[string]int64{}}
+	run := rejoinRun{label: label, transfer: transfer, steps: map[string]time.Duration{}, fetched: map[string]int64{}, sent: map[string]int64{}}
 	for _, c := range clusters {
 		run.hosts = append(run.hosts, c.Primary)
-	}
-	if playbook != rejoinPlaybook {
-		run.transfer = "stream"
 	}
 	var out bytes.Buffer
 	opts := runOptions{
@@ -264,17 +261,19 @@ func rejoinClusters(b *testing.B, lab *testenv.Lab, engine, playbook, label stri
 			run.steps[e.Step] = max(run.steps[e.Step], time.Duration(e.DurationMS)*time.Millisecond)
 			switch e.Step {
 			case stepRewind:
-				m := fetchedBytes.FindStringSubmatch(e.Msg)
+				m := rewindFetched.FindStringSubmatch(e.Msg)
 				if e.Status != runbook.StatusChanged || m == nil {
 					b.Errorf("%s: rewind %s (%s), want changed with the bytes fetched", e.Host, e.Status, e.Msg)
 					continue
 				}
 				run.fetched[e.Host], _ = strconv.ParseInt(m[1], 10, 64)
 				run.sent[e.Host] = run.fetched[e.Host]
-				if m := streamedBytes.FindStringSubmatch(e.Msg); m != nil {
+				m = rewindStreamed.FindStringSubmatch(e.Msg)
+				if m != nil {
 					run.sent[e.Host], _ = strconv.ParseInt(m[1], 10, 64)
-				} else if run.transfer == "stream" {
-					b.Errorf("%s: rewind did not stream: %s", e.Host, e.Msg)
+				}
+				if (m != nil) != (run.transfer == "stream") {
+					b.Errorf("%s: rewind over %s: %s", e.Host, run.transfer, e.Msg)
 				}
 			case stepVerify:
 				verified[e.Host] = e.Status == runbook.StatusOK && strings.HasPrefix(e.Msg, "all ") && strings.HasSuffix(e.Msg, " checks passed")
@@ -308,37 +307,64 @@ func rejoinClusters(b *testing.B, lab *testenv.Lab, engine, playbook, label stri
 	return run
 }
 
-// engineServes says whether the engine binary has `rewind-serve`, which
+// fleetEngineServes says whether the engine binary has `rewind-serve`, which
 // the rewind step's source_host runs on the new primary.
-func engineServes(engine string) bool {
+func fleetEngineServes(engine string) bool {
 	return exec.Command(engine, "rewind-serve", "--help").Run() == nil
 }
 
-// rewindStepParams matches the parameters of rejoin.yml's rewind step up
-// to its source_server, where source_host goes.
-var rewindStepParams = regexp.MustCompile(`(?m)^(  - name: rewind to the new primary's timeline\n(?:    .*\n)*?    rewind:\n(?:      .*\n)*?)(      source_server: .*\n)`)
+// The rewind step of rejoin.yml, and its parameters source_server and
+// source_host.
+const rewindStepHeader = "  - name: rewind to the new primary's timeline\n"
 
-// streamingRejoin writes playbooks/rejoin.yml with one change, source_host
-// on its rewind step (the new primary, as the inventory names it), into a
-// directory of b's and returns its path.
-func streamingRejoin(b *testing.B) string {
+var (
+	rewindSourceServer = regexp.MustCompile(`(?m)^      source_server: .*\n`)
+	rewindSourceHost   = regexp.MustCompile(`(?m)^      source_host: .*\n`)
+)
+
+// rejoinVariants returns the rejoin playbook over SQL and the one that
+// streams. The SQL one is playbooks/rejoin.yml itself while its rewind
+// step has no source_host; the streaming one is a copy, in a directory of
+// b's, whose rewind step has source_host set to the new primary (as the
+// inventory names it) and is otherwise the same.
+func rejoinVariants(b *testing.B) (sql, stream string) {
 	b.Helper()
 	src, err := os.ReadFile(rejoinPlaybook)
 	if err != nil {
 		b.Fatal(err)
 	}
-	if bytes.Contains(src, []byte("source_host:")) {
-		b.Fatalf("%s sets source_host already: this variant needs rework", rejoinPlaybook)
+	text := string(src)
+	at := strings.Index(text, rewindStepHeader)
+	if at < 0 {
+		b.Fatalf("%s: no step %q", rejoinPlaybook, strings.TrimSpace(rewindStepHeader))
 	}
-	if len(rewindStepParams.FindAll(src, -1)) != 1 {
-		b.Fatalf("%s: no single rewind step with a source_server to add source_host to", rejoinPlaybook)
+	end := len(text)
+	if next := strings.Index(text[at+len(rewindStepHeader):], "\n  - "); next >= 0 {
+		end = at + len(rewindStepHeader) + next + 1
 	}
-	out := rewindStepParams.ReplaceAll(src, []byte("$1$2      source_host: \"{{ .new_primary }}\"\n"))
-	path := filepath.Join(b.TempDir(), "rejoin-stream.yml")
-	if err := os.WriteFile(path, out, 0o644); err != nil {
-		b.Fatal(err)
+	step := text[at:end]
+	if !rewindSourceServer.MatchString(step) {
+		b.Fatalf("%s: the rewind step has no source_server", rejoinPlaybook)
 	}
-	return path
+	dir := b.TempDir()
+	write := func(name, step string) string {
+		path := filepath.Join(dir, name)
+		if err := os.WriteFile(path, []byte(text[:at]+step+text[end:]), 0o644); err != nil {
+			b.Fatal(err)
+		}
+		return path
+	}
+	sql = rejoinPlaybook
+	if rewindSourceHost.MatchString(step) {
+		// Should rejoin.yml stream by default one day, the SQL runs go on
+		// measuring SQL.
+		step = rewindSourceHost.ReplaceAllString(step, "")
+		sql = write("rejoin-sql.yml", step)
+	}
+	withHost := rewindSourceServer.ReplaceAllStringFunc(step, func(line string) string {
+		return line + "      source_host: \"{{ .new_primary }}\"\n"
+	})
+	return sql, write("rejoin-stream.yml", withHost)
 }
 
 // checkBenchRejoined checks, after verify already did, what a benchmark
@@ -415,9 +441,9 @@ func printRejoinTable(runs []rejoinRun, base map[string]time.Duration) {
 	w.Flush()
 }
 
-// benchEngine builds the pgrunbook binary the rejoin ships to the hosts
+// fleetBenchEngine builds the pgrunbook binary the rejoin ships to the hosts
 // (a test binary is no engine), into a directory of b's.
-func benchEngine(b *testing.B) string {
+func fleetBenchEngine(b *testing.B) string {
 	b.Helper()
 	bin := filepath.Join(b.TempDir(), "pgrunbook")
 	goTool := filepath.Join(runtime.GOROOT(), "bin", "go")
@@ -427,8 +453,8 @@ func benchEngine(b *testing.B) string {
 	return bin
 }
 
-// downLab takes lab down within a minute.
-func downLab(lab *testenv.Lab) error {
+// downFleetLab takes lab down within a minute.
+func downFleetLab(lab *testenv.Lab) error {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	return lab.Down(ctx)
