@@ -130,6 +130,7 @@ func BenchmarkRejoinFleet(b *testing.B) {
 			return c
 		}
 
+		loadStart := loadAverage()
 		b.StartTimer()
 		runs := []rejoinRun{rejoinClusters(b, lab, engine, overSQL, "sql", "1 over SQL", next(1))}
 		runs = append(runs, rejoinClusters(b, lab, engine, overSQL, "sql", "4 over SQL", next(fleetBenchWidth)))
@@ -139,6 +140,7 @@ func BenchmarkRejoinFleet(b *testing.B) {
 		}
 		runs = append(runs, rejoinClusters(b, lab, engine, overSQL, "sql", "1 over SQL", next(1)))
 		b.StopTimer()
+		fmt.Printf("machine: %d CPUs, load average (1 min) %s before the rejoins, %s after\n", runtime.NumCPU(), loadStart, loadAverage())
 
 		for _, c := range lab.Clusters {
 			checkBenchRejoined(b, lab, c)
