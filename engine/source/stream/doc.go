@@ -29,8 +29,11 @@
 // frames. Adjacent ranges of one file are merged before they are sent.
 //
 // Everything the server sends after the identity is one zstd stream
-// (fastest level, concurrent encoder), flushed whenever the server has
-// nothing more ready. In it each range is answered, in order, by data
+// (fastest level), made of one independent zstd frame per protocol frame:
+// the frames are compressed concurrently on every CPU and sent in order,
+// each complete when sent, so nothing waits in the compressor for a flush,
+// and any zstd stream decoder reads the concatenation as one stream. In it
+// each range is answered, in order, by data
 // frames ('D': flags 1 byte, offset 8, path, then the data) of at most
 // 1 MiB; flag 1 marks the last frame of a range and flag 2 a file that
 // does not exist (no data, always last). A whole-file range gets the file
@@ -43,7 +46,8 @@
 // The server checks every path with filemap.CheckPath and opens it through
 // an os.Root, so nothing outside PGDATA is reachable except through the
 // pg_tblspc/<oid> and pg_wal links PostgreSQL makes. It reads ahead while
-// the previous pieces are compressed and sent.
+// the previous pieces are compressed and sent, straight into the buffer
+// the frame is built in.
 //
 // # Use
 //

@@ -51,8 +51,8 @@ func compressed(frames func(w io.Writer), cut int) func(w io.Writer) {
 	}
 }
 
-func dataFrame(w io.Writer, path string, off int64, flags byte, data []byte) {
-	w.Write(pieceHeader(piece{path: path, offset: off, flags: flags, data: data}))
+func writeData(w io.Writer, path string, off int64, flags byte, data []byte) {
+	w.Write(dataFrame(nil, path, off, flags, len(data)))
 	w.Write(data)
 }
 
@@ -66,14 +66,14 @@ func TestFetchBadStreams(t *testing.T) {
 	}{
 		{"connection closed after the identity", func(io.Writer) {}, `stream from fake:1 lost while fetching "base/5/1": unexpected EOF`},
 		{"truncated stream", compressed(func(w io.Writer) {
-			dataFrame(w, "base/5/1", 0, pieceLast, block)
-			dataFrame(w, "base/5/2", 0, pieceLast, block)
+			writeData(w, "base/5/1", 0, pieceLast, block)
+			writeData(w, "base/5/2", 0, pieceLast, block)
 			writeFrame(w, frameDone, nil)
 		}, 30), `stream from fake:1 lost while fetching "base/5/1"`},
 		{"garbage instead of zstd", func(w io.Writer) { io.WriteString(w, strings.Repeat("garbage!", 100)) },
 			`stream server at fake:1 sent garbage while fetching "base/5/1"`},
 		{"unknown frame", compressed(func(w io.Writer) {
-			dataFrame(w, "base/5/1", 0, pieceLast, block)
+			writeData(w, "base/5/1", 0, pieceLast, block)
 			writeFrame(w, 'Q', []byte("?"))
 		}, 0), `stream server at fake:1 sent an unknown frame type 0x51 while fetching "base/5/2"`},
 		{"frame too large", compressed(func(w io.Writer) {
@@ -83,18 +83,18 @@ func TestFetchBadStreams(t *testing.T) {
 			w.Write(hdr[:])
 		}, 0), "sent garbage while fetching \"base/5/1\": frame too large"},
 		{"another file's data", compressed(func(w io.Writer) {
-			dataFrame(w, "base/5/2", 0, pieceLast, block)
+			writeData(w, "base/5/2", 0, pieceLast, block)
 		}, 0), `bad answer while fetching "base/5/1": data for file "base/5/2", when "base/5/1" was requested`},
 		{"more than requested", compressed(func(w io.Writer) {
-			dataFrame(w, "base/5/1", 0, 0, block)
-			dataFrame(w, "base/5/1", 8192, pieceLast, block[:1])
+			writeData(w, "base/5/1", 0, 0, block)
+			writeData(w, "base/5/1", 8192, pieceLast, block[:1])
 		}, 0), `more data than requested for file "base/5/1"`},
 		{"a gap", compressed(func(w io.Writer) {
-			dataFrame(w, "base/5/1", 0, 0, block[:100])
-			dataFrame(w, "base/5/1", 200, pieceLast, block[:100])
+			writeData(w, "base/5/1", 0, 0, block[:100])
+			writeData(w, "base/5/1", 200, pieceLast, block[:100])
 		}, 0), `data at offset 200 of file "base/5/1", when offset 100 was due`},
 		{"done too early", compressed(func(w io.Writer) {
-			dataFrame(w, "base/5/1", 0, pieceLast, block)
+			writeData(w, "base/5/1", 0, pieceLast, block)
 			writeFrame(w, frameDone, nil)
 		}, 0), "stream server at fake:1 ended its answers after 1 of 2 ranges"},
 		{"error frame", compressed(func(w io.Writer) {
@@ -116,8 +116,8 @@ func TestFetchBadStreams(t *testing.T) {
 func TestFetchGood(t *testing.T) {
 	ranges := []source.Range{{Path: "base/5/1", Length: 8192}, {Path: "base/5/2", Offset: 8192, Length: 8192}}
 	c := NewClient("fake:1", make([]byte, TokenSize), fakeServer(t, compressed(func(w io.Writer) {
-		dataFrame(w, "base/5/1", 0, pieceLast, make([]byte, 8192))
-		dataFrame(w, "base/5/2", 8192, pieceVanished|pieceLast, nil)
+		writeData(w, "base/5/1", 0, pieceLast, make([]byte, 8192))
+		writeData(w, "base/5/2", 8192, pieceVanished|pieceLast, nil)
 		writeFrame(w, frameDone, nil)
 	}, 0)))
 	col := newCollector()

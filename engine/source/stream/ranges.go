@@ -77,14 +77,15 @@ type piece struct {
 	data   []byte
 }
 
-// pieceHeader is a data frame's payload without the data.
-func pieceHeader(p piece) []byte {
-	e := encoder{b: make([]byte, 0, 5+1+8+2+len(p.path))}
+// dataFrame appends to b a data frame's headers for n bytes of data that
+// follow them (the caller puts the data there).
+func dataFrame(b []byte, path string, off int64, flags byte, n int) []byte {
+	e := encoder{b: b}
 	e.u8(frameData)
-	e.u32(uint32(1 + 8 + 2 + len(p.path) + len(p.data)))
-	e.u8(p.flags)
-	e.i64(p.offset)
-	e.str16(p.path)
+	e.u32(uint32(1 + 8 + 2 + len(path) + n))
+	e.u8(flags)
+	e.i64(off)
+	e.str16(path)
 	return e.b
 }
 
