@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -72,16 +73,17 @@ func streamLab(t *testing.T, ctx context.Context, bastion bool) *testenv.Lab {
 	return lab
 }
 
-// runStreamPlaybook runs streamPlaybook on lab and returns its recap and
-// events; reports go to the returned directory.
-func runStreamPlaybook(t *testing.T, ctx context.Context, lab *testenv.Lab) (runbook.Recap, []runbook.Event, string) {
+// runStreamPlaybook runs streamPlaybook on lab and returns its recap,
+// its events, the directory of its reports and what the rewind's engine
+// looked like while it copied.
+func runStreamPlaybook(t *testing.T, ctx context.Context, lab *testenv.Lab) (runbook.Recap, []runbook.Event, string, *engineSeen) {
 	t.Helper()
 	return runStreamPlaybookWatching(t, ctx, lab, nil)
 }
 
 // runStreamPlaybookWatching is runStreamPlaybook with watch called on
 // every event as it happens.
-func runStreamPlaybookWatching(t *testing.T, ctx context.Context, lab *testenv.Lab, watch func(runbook.Event)) (runbook.Recap, []runbook.Event, string) {
+func runStreamPlaybookWatching(t *testing.T, ctx context.Context, lab *testenv.Lab, watch func(runbook.Event)) (runbook.Recap, []runbook.Event, string, *engineSeen) {
 	t.Helper()
 	dir := t.TempDir()
 	path := filepath.Join(dir, "stream.yml")
@@ -91,12 +93,14 @@ func runStreamPlaybookWatching(t *testing.T, ctx context.Context, lab *testenv.L
 	inv, err := runbook.LoadInventory(lab.Inventory)
 	must(t, err)
 	reports := filepath.Join(dir, "reports")
+	seen := &engineSeen{pgdata: lab.Host("pg1").Dirs.DataDir}
 	var mu sync.Mutex
 	var events []runbook.Event
 	recap, err := runbook.Run(ctx, runbook.RunOptions{
 		Playbook: pb, Inventory: inv,
 		Extra: map[string]any{"engine_binary": builtEngine(t), "report_dir": reports},
 		Events: func(ev runbook.Event) {
+			seen.watch(t, ev)
 			if watch != nil {
 				watch(ev)
 			}
@@ -106,7 +110,41 @@ func runStreamPlaybookWatching(t *testing.T, ctx context.Context, lab *testenv.L
 		},
 	})
 	must(t, err)
-	return recap, events, reports
+	return recap, events, reports, seen
+}
+
+// engineSeen is the rewind engine's command line on the old primary, and
+// its stream token file's mode, caught while it copied. Lab hosts share
+// this machine's /tmp and process table, so this is how a test tells its
+// own token file from a parallel test's.
+type engineSeen struct {
+	pgdata    string
+	argv      []string
+	tokenFile string
+	tokenMode os.FileMode
+}
+
+// watch looks at the engine once, at the rewind's first copy progress.
+func (s *engineSeen) watch(t *testing.T, ev runbook.Event) {
+	if ev.Type != runbook.EventProgress || ev.Step != "rewind" || ev.Progress.Phase != "copying" || s.argv != nil {
+		return
+	}
+	for _, pid := range engineProcesses(t, s.pgdata) {
+		b, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "cmdline"))
+		argv := strings.Split(strings.TrimSuffix(string(b), "\x00"), "\x00")
+		if err != nil || len(argv) < 2 || argv[1] != "rewind" {
+			continue
+		}
+		s.argv = argv
+		for _, a := range argv {
+			if f, ok := strings.CutPrefix(a, "--source-stream-token-file="); ok {
+				s.tokenFile = f
+				if st, err := os.Stat(f); err == nil {
+					s.tokenMode = st.Mode()
+				}
+			}
+		}
+	}
 }
 
 // stepEvents returns the step_end event of step and its output lines.
@@ -157,9 +195,8 @@ func TestRewindStreamFromSourceHost(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
 	lab := streamLab(t, ctx, true)
-	pg1, pg2 := lab.Host("pg1"), lab.Host("pg2")
 
-	recap, events, reports := runStreamPlaybook(t, ctx, lab)
+	recap, events, reports, seen := runStreamPlaybook(t, ctx, lab)
 	end, lines := stepEvents(events, "rewind")
 	t.Logf("rewind: %s %s\n%s", end.Status, end.Msg, strings.Join(lines, "\n"))
 	if got := recap.Hosts["pg1"]; got.Failed != 0 || got.Unreachable != 0 {
@@ -198,7 +235,8 @@ func TestRewindStreamFromSourceHost(t *testing.T) {
 			}
 		}
 	}
-	assertStreamGone(t, lab, pg1, pg2)
+	assertStreamed(t, seen)
+	assertStreamGone(t, lab, seen)
 }
 
 // TestRewindStreamFallsBackToSQL names a source host the bastion cannot
@@ -211,7 +249,7 @@ func TestRewindStreamFallsBackToSQL(t *testing.T) {
 	lab := streamLab(t, ctx, false)
 	must(t, lab.StopSSHD(ctx, "pg2"))
 
-	recap, events, reports := runStreamPlaybook(t, ctx, lab)
+	recap, events, reports, seen := runStreamPlaybook(t, ctx, lab)
 	end, lines := stepEvents(events, "rewind")
 	t.Logf("rewind: %s %s\n%s", end.Status, end.Msg, strings.Join(lines, "\n"))
 	if got := recap.Hosts["pg1"]; got.Failed != 0 || got.Unreachable != 0 {
@@ -234,15 +272,19 @@ func TestRewindStreamFallsBackToSQL(t *testing.T) {
 	if v, _ := stepEvents(events, "verify"); v.Status != runbook.StatusOK {
 		t.Errorf("verify: %s %s", v.Status, v.Msg)
 	}
-	assertStreamGone(t, lab, lab.Host("pg1"), lab.Host("pg2"))
+	if args := strings.Join(seen.argv, " "); seen.argv == nil || strings.Contains(args, "--source-stream") {
+		t.Errorf("engine %q: want a rewind over SQL only", args)
+	}
+	assertStreamGone(t, lab, seen)
 }
 
 // assertStreamGone checks that no rewind-serve runs on pg2's data
-// directory (the watchdog may take a moment), that no token file is left
-// (lab hosts share /tmp) and that nothing but PostgreSQL listens on pg1's
-// loopback (the remote forward is gone).
-func assertStreamGone(t *testing.T, lab *testenv.Lab, pg1, pg2 *testenv.Host) {
+// directory (the watchdog may take a moment), that the token file the
+// engine was given is gone and that nothing but PostgreSQL listens on
+// pg1's loopback (the remote forward is gone).
+func assertStreamGone(t *testing.T, lab *testenv.Lab, seen *engineSeen) {
 	t.Helper()
+	pg1, pg2 := lab.Host("pg1"), lab.Host("pg2")
 	deadline := time.Now().Add(10 * time.Second)
 	for pids := engineProcesses(t, pg2.Dirs.DataDir); len(pids) > 0; pids = engineProcesses(t, pg2.Dirs.DataDir) {
 		if time.Now().After(deadline) {
@@ -251,10 +293,13 @@ func assertStreamGone(t *testing.T, lab *testenv.Lab, pg1, pg2 *testenv.Host) {
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
-	left, err := filepath.Glob("/tmp/pgrunbook-engine.*/stream-token")
-	must(t, err)
-	if len(left) > 0 {
-		t.Errorf("token files left: %v", left)
+	if seen.tokenFile != "" {
+		if _, err := os.Stat(seen.tokenFile); !os.IsNotExist(err) {
+			t.Errorf("token file %s left (%v)", seen.tokenFile, err)
+		}
+		if _, err := os.Stat(filepath.Dir(seen.tokenFile)); !os.IsNotExist(err) {
+			t.Errorf("token directory %s left (%v)", filepath.Dir(seen.tokenFile), err)
+		}
 	}
 	out, err := exec.Command("ip", "netns", "exec", pg1.Namespace, "ss", "-Hltn").CombinedOutput()
 	if err != nil {
@@ -264,6 +309,16 @@ func assertStreamGone(t *testing.T, lab *testenv.Lab, pg1, pg2 *testenv.Host) {
 		if strings.Contains(line, "127.0.0.1:") && !strings.Contains(line, "127.0.0.1:5432") {
 			t.Errorf("still listening on pg1's loopback: %s", line)
 		}
+	}
+}
+
+// assertStreamed checks the engine ran with the stream flags and a token
+// file only its user can read.
+func assertStreamed(t *testing.T, seen *engineSeen) {
+	t.Helper()
+	args := strings.Join(seen.argv, " ")
+	if !strings.Contains(args, "--source-stream=127.0.0.1:") || seen.tokenFile == "" || seen.tokenMode != 0o600 {
+		t.Errorf("engine %s: token file %q mode %v; want --source-stream on loopback and a 0600 token file", args, seen.tokenFile, seen.tokenMode)
 	}
 }
 
@@ -277,7 +332,7 @@ func TestRewindStreamBrokenMidCopy(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
 	lab := streamLab(t, ctx, false)
-	pg1, pg2 := lab.Host("pg1"), lab.Host("pg2")
+	pg2 := lab.Host("pg2")
 
 	var mu sync.Mutex
 	var killed []int
@@ -296,7 +351,7 @@ func TestRewindStreamBrokenMidCopy(t *testing.T) {
 			_ = syscall.Kill(pid, syscall.SIGKILL)
 		}
 	}
-	recap, events, _ := runStreamPlaybookWatching(t, ctx, lab, kill)
+	recap, events, _, seen := runStreamPlaybookWatching(t, ctx, lab, kill)
 	end, lines := stepEvents(events, "rewind")
 	t.Logf("rewind with rewind-serve killed (pids %v): %s %s\n%s", killed, end.Status, end.Msg, strings.Join(lines, "\n"))
 	if len(killed) == 0 {
@@ -310,9 +365,10 @@ func TestRewindStreamBrokenMidCopy(t *testing.T) {
 			t.Errorf("the broken stream was replaced by SQL: %s", l)
 		}
 	}
-	assertStreamGone(t, lab, pg1, pg2)
+	assertStreamed(t, seen)
+	assertStreamGone(t, lab, seen)
 
-	recap, events, reports := runStreamPlaybook(t, ctx, lab)
+	recap, events, reports, seen := runStreamPlaybook(t, ctx, lab)
 	end, lines = stepEvents(events, "rewind")
 	t.Logf("rerun: %s %s\n%s", end.Status, end.Msg, strings.Join(lines, "\n"))
 	if got := recap.Hosts["pg1"]; got.Failed != 0 || got.Unreachable != 0 {
@@ -327,5 +383,6 @@ func TestRewindStreamBrokenMidCopy(t *testing.T) {
 	if v, _ := stepEvents(events, "verify"); v.Status != runbook.StatusOK {
 		t.Errorf("rerun: verify %s %s", v.Status, v.Msg)
 	}
-	assertStreamGone(t, lab, pg1, pg2)
+	assertStreamed(t, seen)
+	assertStreamGone(t, lab, seen)
 }
