@@ -78,12 +78,12 @@ func streamLab(t *testing.T, ctx context.Context, bastion bool) *testenv.Lab {
 // looked like while it copied.
 func runStreamPlaybook(t *testing.T, ctx context.Context, lab *testenv.Lab) (runbook.Recap, []runbook.Event, string, *engineSeen) {
 	t.Helper()
-	return runStreamPlaybookWatching(t, ctx, lab, nil)
+	return runStreamPlaybookWatching(t, ctx, lab, false, nil)
 }
 
-// runStreamPlaybookWatching is runStreamPlaybook with watch called on
-// every event as it happens.
-func runStreamPlaybookWatching(t *testing.T, ctx context.Context, lab *testenv.Lab, watch func(runbook.Event)) (runbook.Recap, []runbook.Event, string, *engineSeen) {
+// runStreamPlaybookWatching is runStreamPlaybook, under --check if
+// asked, with watch called on every event as it happens.
+func runStreamPlaybookWatching(t *testing.T, ctx context.Context, lab *testenv.Lab, check bool, watch func(runbook.Event)) (runbook.Recap, []runbook.Event, string, *engineSeen) {
 	t.Helper()
 	dir := t.TempDir()
 	path := filepath.Join(dir, "stream.yml")
@@ -97,7 +97,7 @@ func runStreamPlaybookWatching(t *testing.T, ctx context.Context, lab *testenv.L
 	var mu sync.Mutex
 	var events []runbook.Event
 	recap, err := runbook.Run(ctx, runbook.RunOptions{
-		Playbook: pb, Inventory: inv,
+		Playbook: pb, Inventory: inv, Check: check,
 		Extra: map[string]any{"engine_binary": builtEngine(t), "report_dir": reports},
 		Events: func(ev runbook.Event) {
 			seen.watch(t, ev)
@@ -195,6 +195,17 @@ func TestRewindStreamFromSourceHost(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
 	lab := streamLab(t, ctx, true)
+	pg2 := lab.Host("pg2")
+
+	// Under --check the step says it would rewind and starts nothing on
+	// either host: no binary on pg2, no server.
+	_, events, _, _ := runStreamPlaybookWatching(t, ctx, lab, true, nil)
+	if end, _ := stepEvents(events, "rewind"); end.Status != runbook.StatusChanged || !strings.HasPrefix(end.Msg, "would rewind") {
+		t.Errorf("rewind under --check: %s %q; want changed, would rewind", end.Status, end.Msg)
+	}
+	if shipped, _ := filepath.Glob(filepath.Join(pg2.Dirs.RemoteDir, "pgrunbook-*")); len(shipped) != 0 {
+		t.Errorf("under --check the engine went to pg2: %v", shipped)
+	}
 
 	recap, events, reports, seen := runStreamPlaybook(t, ctx, lab)
 	end, lines := stepEvents(events, "rewind")
@@ -351,7 +362,7 @@ func TestRewindStreamBrokenMidCopy(t *testing.T) {
 			_ = syscall.Kill(pid, syscall.SIGKILL)
 		}
 	}
-	recap, events, _, seen := runStreamPlaybookWatching(t, ctx, lab, kill)
+	recap, events, _, seen := runStreamPlaybookWatching(t, ctx, lab, false, kill)
 	end, lines := stepEvents(events, "rewind")
 	t.Logf("rewind with rewind-serve killed (pids %v): %s %s\n%s", killed, end.Status, end.Msg, strings.Join(lines, "\n"))
 	if len(killed) == 0 {
