@@ -59,6 +59,11 @@ func (s *streamSource) Fetch(ctx context.Context, ranges []source.Range, sink so
 	return s.client.Fetch(ctx, ranges, sink)
 }
 
+// Close closes the SQL connections and the stream's open connection.
+func (s *streamSource) Close(ctx context.Context) error {
+	return errors.Join(s.Source.Close(ctx), s.client.Close())
+}
+
 // attachStream puts the stream in front of the SQL source's Fetch, once
 // the stream server has taken the token and proved it serves the cluster
 // the SQL connection reaches. Nothing in the target has changed yet, so a
@@ -68,12 +73,13 @@ func (r *run) attachStream(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("stream server at %s: %w", r.opts.SourceStream, err)
 	}
-	client := stream.NewClient(r.opts.SourceStream, token, stream.ClientOptions{Debugf: r.debugf})
+	client := stream.NewClient(r.opts.SourceStream, token, stream.ClientOptions{Debugf: r.debugf, Jobs: r.opts.Jobs})
 	id, err := client.Identity(ctx)
 	if err != nil {
 		return err
 	}
 	if err := r.checkStreamIdentity(ctx, id); err != nil {
+		client.Close()
 		return err
 	}
 	r.src = &streamSource{Source: r.src, client: client}

@@ -131,9 +131,10 @@ func readReport(t *testing.T, path string) engine.Report {
 }
 
 // TestStreamRewind rewinds through rewind-serve and --source-stream with
-// -P and --progress-json, checks the report (transfer "stream", far fewer
-// bytes on the wire than fetched), and starts the node as a standby of
-// the new primary with the new primary's data.
+// -P, --progress-json and three jobs (stream connections), checks the
+// report (transfer "stream", far fewer bytes on the wire than fetched),
+// and starts the node as a standby of the new primary with the new
+// primary's data.
 func TestStreamRewind(t *testing.T) {
 	t.Parallel()
 	requireRoot(t)
@@ -142,7 +143,7 @@ func TestStreamRewind(t *testing.T) {
 	srv := startStreamServer(t, s, ours, s.Standby.DataDir)
 	report := filepath.Join(s.TempDir(), "report.json")
 
-	res := run(t, s, ours, "-P", "--progress-json", "-R", "--no-sync",
+	res := run(t, s, ours, "-P", "--progress-json", "-R", "--no-sync", "--jobs", "3",
 		"--source-server", s.Standby.ConnString(rewindtest.RewindRole), "--target-pgdata", s.Primary.DataDir,
 		"--source-stream", srv.addr, "--source-stream-token-file", srv.tokenFile,
 		"--config-file", savedConf, "--report", report)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"sync"
 	"sync/atomic"
 	"time"
 )
@@ -19,10 +20,15 @@ type ClientOptions struct {
 	Dial func(ctx context.Context, addr string) (net.Conn, error)
 	// Debugf, when set, receives the fetch's --debug messages.
 	Debugf func(format string, args ...any)
+	// Jobs is the number of connections a Fetch spreads the files over
+	// (--jobs); below 1 means 1.
+	Jobs int
 }
 
-// Client fetches file ranges from a stream server. Each Fetch uses a
-// connection of its own, so nothing stays open between the rewind's steps.
+// Client fetches file ranges from a stream server. The connection that
+// Identity opens stays open for the first Fetch: the server counts an open
+// connection as activity, so a rewind whose listing or crash recovery
+// takes long does not find the server gone idle.
 type Client struct {
 	addr  string
 	token []byte
@@ -32,6 +38,9 @@ type Client struct {
 	// first is the identity the first handshake returned; later
 	// connections must find the same.
 	first atomic.Pointer[Identity]
+
+	mu     sync.Mutex
+	parked net.Conn // Identity's connection, until a Fetch takes it
 }
 
 // NewClient returns a client of the server at addr (HOST:PORT) that
@@ -121,13 +130,53 @@ func (c *Client) handshakeErr(ctx context.Context, what string, err error) error
 }
 
 // Identity connects, checks the token and returns what the server says
-// about the cluster it serves.
+// about the cluster it serves. The connection is kept for Fetch.
 func (c *Client) Identity(ctx context.Context) (Identity, error) {
 	conn, id, err := c.dial(ctx)
 	if err != nil {
 		return id, err
 	}
-	conn.Close()
 	c.first.CompareAndSwap(nil, &id)
+	c.mu.Lock()
+	old := c.parked
+	c.parked = conn
+	c.mu.Unlock()
+	if old != nil {
+		old.Close()
+	}
 	return id, nil
+}
+
+// conn returns the parked connection, or a new one whose server must
+// still serve the cluster Identity saw.
+func (c *Client) conn(ctx context.Context) (net.Conn, error) {
+	c.mu.Lock()
+	conn := c.parked
+	c.parked = nil
+	c.mu.Unlock()
+	if conn != nil {
+		return conn, nil
+	}
+	conn, id, err := c.dial(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if first := c.first.Load(); first != nil && *first != id {
+		conn.Close()
+		return nil, fmt.Errorf("stream server at %s serves another cluster than when the rewind began (system identifier %d, postmaster started %s; was %d, %s): was the source restarted?",
+			c.addr, id.SystemIdentifier, id.StartTime.UTC().Format(time.RFC3339), first.SystemIdentifier, first.StartTime.UTC().Format(time.RFC3339))
+	}
+	return conn, nil
+}
+
+// Close closes the parked connection, if a Fetch has not taken it.
+func (c *Client) Close() error {
+	c.mu.Lock()
+	conn := c.parked
+	c.parked = nil
+	c.mu.Unlock()
+	if conn != nil {
+		return conn.Close()
+	}
+	return nil
 }

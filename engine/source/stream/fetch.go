@@ -7,22 +7,26 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"sort"
 	"sync/atomic"
 	"syscall"
-	"time"
 
 	"github.com/klauspost/compress/zstd"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/pgrunbook/pgrunbook/engine/source"
 )
 
-// Fetch reads the ranges over one connection and hands every piece to
-// sink, in the order of the ranges and from the calling goroutine only.
-// Adjacent ranges are merged (see Merge); the list is sent in frames of at
-// most maxRangesPerFrame ranges by a goroutine of its own while the answers
-// are read, so no range waits for a round trip. A whole-file range gets
-// the file as the server has it now; a range past the end of its file
-// comes back short; a file the server no longer has is passed to sink as
+// Fetch reads the ranges and hands every piece to sink. Adjacent ranges
+// are merged (see Merge). With one job the ranges go over one connection
+// in their order and sink is called from the calling goroutine; with more,
+// the files are dealt out, largest first, to the connection with the least
+// work so far, and each file's pieces still arrive in order from one
+// goroutine. On each connection the list is sent in frames of at most
+// maxRangesPerFrame ranges by a goroutine of its own while the answers are
+// read, so no range waits for a round trip. A whole-file range gets the
+// file as the server has it now; a range past the end of its file comes
+// back short; a file the server no longer has is passed to sink as
 // vanished.
 func (c *Client) Fetch(ctx context.Context, ranges []source.Range, sink source.Sink) error {
 	for _, r := range ranges {
@@ -34,21 +38,70 @@ func (c *Client) Fetch(ctx context.Context, ranges []source.Range, sink source.S
 	if len(merged) == 0 {
 		return nil
 	}
-	conn, id, err := c.dial(ctx)
+	c.debugf("getting %d file ranges (%d before merging) from stream server at %s", len(merged), len(ranges), c.addr)
+	shards := shard(merged, c.opts.Jobs)
+	if len(shards) == 1 {
+		return c.fetchShard(ctx, shards[0], sink)
+	}
+	g, gctx := errgroup.WithContext(ctx)
+	for _, sh := range shards {
+		g.Go(func() error { return c.fetchShard(gctx, sh, sink) })
+	}
+	return g.Wait()
+}
+
+// shard splits the ranges into at most jobs lists with each file's ranges
+// kept together and in order, balancing the bytes asked for (longest
+// processing time first).
+func shard(ranges []source.Range, jobs int) [][]source.Range {
+	if jobs <= 1 {
+		return [][]source.Range{ranges}
+	}
+	type file struct {
+		ranges []source.Range
+		bytes  int64
+	}
+	var files []*file
+	byPath := map[string]*file{}
+	for _, r := range ranges {
+		f := byPath[r.Path]
+		if f == nil {
+			f = &file{}
+			byPath[r.Path] = f
+			files = append(files, f)
+		}
+		f.ranges = append(f.ranges, r)
+		f.bytes += r.Length
+	}
+	sort.SliceStable(files, func(i, j int) bool { return files[i].bytes > files[j].bytes })
+	n := min(jobs, len(files))
+	shards := make([][]source.Range, n)
+	load := make([]int64, n)
+	for _, f := range files {
+		least := 0
+		for i := range load {
+			if load[i] < load[least] {
+				least = i
+			}
+		}
+		shards[least] = append(shards[least], f.ranges...)
+		load[least] += f.bytes
+	}
+	return shards
+}
+
+// fetchShard fetches one list of ranges over one connection.
+func (c *Client) fetchShard(ctx context.Context, rs []source.Range, sink source.Sink) error {
+	conn, err := c.conn(ctx)
 	if err != nil {
 		return err
 	}
 	defer conn.Close()
-	if first := c.first.Load(); first != nil && *first != id {
-		return fmt.Errorf("stream server at %s serves another cluster than when the rewind began (system identifier %d, postmaster started %s; was %d, %s): was the source restarted?",
-			c.addr, id.SystemIdentifier, id.StartTime.UTC().Format(time.RFC3339), first.SystemIdentifier, first.StartTime.UTC().Format(time.RFC3339))
-	}
 	stop := context.AfterFunc(ctx, func() { conn.Close() })
 	defer stop()
-	c.debugf("getting %d file ranges (%d before merging) from stream server at %s", len(merged), len(ranges), c.addr)
 	sent := make(chan error, 1)
-	go func() { sent <- sendRanges(conn, merged) }()
-	err = c.receive(conn, merged, sink)
+	go func() { sent <- sendRanges(conn, rs) }()
+	err = c.receive(conn, rs, sink)
 	conn.Close()
 	// A failed send shows in the answers too (the connection broke, or
 	// the server refused a frame with an error frame); once the done

@@ -90,3 +90,33 @@ func TestParseToken(t *testing.T) {
 		})
 	}
 }
+
+func TestShard(t *testing.T) {
+	rs := []source.Range{{Path: "a", Length: 100}, {Path: "b", Length: 10 << 20, Whole: true},
+		{Path: "a", Offset: 200, Length: 100}, {Path: "c", Length: 300}, {Path: "d", Length: 5}}
+	cases := []struct {
+		jobs int
+		want [][]string
+	}{
+		{1, [][]string{{"a", "b", "a", "c", "d"}}},
+		{2, [][]string{{"b"}, {"c", "a", "a", "d"}}},
+		{9, [][]string{{"b"}, {"c"}, {"a", "a"}, {"d"}}},
+	}
+	for _, tc := range cases {
+		var got [][]string
+		for _, sh := range shard(rs, tc.jobs) {
+			var paths []string
+			for _, r := range sh {
+				paths = append(paths, r.Path)
+			}
+			got = append(got, paths)
+		}
+		if !reflect.DeepEqual(got, tc.want) {
+			t.Errorf("shard(jobs %d) = %v, want %v", tc.jobs, got, tc.want)
+		}
+	}
+	// A file's ranges keep their order.
+	if sh := shard(rs, 2)[1]; sh[1].Offset != 0 || sh[2].Offset != 200 {
+		t.Errorf("the ranges of a lost their order: %+v", sh)
+	}
+}

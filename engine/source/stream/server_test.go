@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -92,8 +93,10 @@ func startServer(t *testing.T, dir string) (string, []byte) {
 	return ln.Addr().String(), token
 }
 
-// collector is a sink that rebuilds the files and checks the Sink rules.
+// collector is a sink that rebuilds the files and checks the Sink rules;
+// it may be called from several goroutines.
 type collector struct {
+	mu       sync.Mutex
 	files    map[string][]byte
 	vanished map[string]bool
 	calls    int
@@ -104,6 +107,8 @@ func newCollector() *collector {
 }
 
 func (c *collector) sink(path string, off int64, data []byte, vanished bool) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
 	c.calls++
 	if vanished {
 		c.vanished[path] = true
@@ -129,7 +134,16 @@ func TestFetchRoundTrip(t *testing.T) {
 	t.Parallel()
 	dir, files := fakeDataDir(t)
 	addr, token := startServer(t, dir)
-	c := NewClient(addr, token, ClientOptions{})
+	for _, jobs := range []int{1, 3} {
+		t.Run(fmt.Sprintf("jobs %d", jobs), func(t *testing.T) {
+			testFetchRoundTrip(t, addr, token, dir, files, jobs)
+		})
+	}
+}
+
+func testFetchRoundTrip(t *testing.T, addr string, token []byte, dir string, files map[string][]byte, jobs int) {
+	c := NewClient(addr, token, ClientOptions{Jobs: jobs})
+	defer c.Close()
 	id, err := c.Identity(context.Background())
 	must(t, err)
 	if id.SystemIdentifier != testSysID || !id.Running || id.Port != 5433 || id.StartTime.Unix() != 1764200000 || id.DataDir != dir {
