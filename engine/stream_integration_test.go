@@ -154,6 +154,9 @@ func TestStreamRewind(t *testing.T) {
 		}
 	}
 	checkProgressJSON(t, res.Stdout)
+	if strings.Contains(res.Stderr, "warning") {
+		t.Fatalf("the rewind role can read what the identity check needs; no warning expected\n%s", res)
+	}
 	rep := readReport(t, report)
 	if rep.Transfer != engine.TransferStream || rep.BytesFetched < 20<<20 || rep.BytesTransferred <= 0 || rep.BytesTransferred*3 > rep.BytesFetched {
 		t.Fatalf("report: transfer %q, bytes_fetched %d, bytes_transferred %d; want stream, > 20 MiB, under a third",
@@ -217,11 +220,20 @@ func TestStreamRefused(t *testing.T) {
 		{"a replica of the source", replicaSrv.addr, replicaSrv.tokenFile, []string{
 			"(PGDATA " + replica.DataDir + ") does not serve the server --source-server reaches: ",
 			"|postmaster started at ", fmt.Sprintf("|port %d there (postmaster.pid), %d over SQL (SHOW port)\n", replica.Port, s.Standby.Port)}},
+		// A role that may not read the start time still gets the
+		// other checks, and is told what was skipped.
+		{"start time unreadable", replicaSrv.addr, replicaSrv.tokenFile, []string{
+			"pg_rewind: warning: could not read pg_postmaster_start_time() on the source server: ERROR: permission denied for function pg_postmaster_start_time",
+			fmt.Sprintf("does not serve the server --source-server reaches: port %d there (postmaster.pid), %d over SQL (SHOW port)\n", replica.Port, s.Standby.Port)}},
 	}
 	before, err := rewindtest.SnapshotTree(s.Primary.DataDir)
 	must(t, err)
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
+			if tc.name == "start time unreadable" {
+				s.StandbySQL("REVOKE EXECUTE ON FUNCTION pg_catalog.pg_postmaster_start_time() FROM PUBLIC")
+				defer s.StandbySQL("GRANT EXECUTE ON FUNCTION pg_catalog.pg_postmaster_start_time() TO PUBLIC")
+			}
 			res, err := ours.Run(s.Ctx, "--no-sync", "--source-server", s.Standby.ConnString(rewindtest.RewindRole),
 				"--target-pgdata", s.Primary.DataDir, "--config-file", savedConf,
 				"--source-stream", tc.addr, "--source-stream-token-file", tc.file)
