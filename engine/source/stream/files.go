@@ -67,7 +67,20 @@ func readFiles(ctx context.Context, dd *dataDir, reqs <-chan request, answers ch
 			f.Close()
 		}
 	}()
-	for q := range reqs {
+	for {
+		var q request
+		var ok bool
+		// The wait for the next request ends with the session, so a
+		// session that failed while the client was still silent
+		// (its connection parked) does not keep this reader.
+		select {
+		case q, ok = <-reqs:
+		case <-ctx.Done():
+			return
+		}
+		if !ok {
+			break
+		}
 		if errors.Is(q.err, errClientLeft) {
 			return
 		}

@@ -280,3 +280,36 @@ func TestServeIdle(t *testing.T) {
 		t.Fatal("Serve did not end when idle")
 	}
 }
+
+// TestServeStopsWithOpenConnection checks that the end of Serve's context
+// ends it at once even while a client holds a connection (the engine keeps
+// the identity check's connection open for its fetch).
+func TestServeStopsWithOpenConnection(t *testing.T) {
+	t.Parallel()
+	dir, _ := fakeDataDir(t)
+	token, _, err := NewToken()
+	must(t, err)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	must(t, err)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- (&Server{DataDir: dir, Token: token}).Serve(ctx, ln) }()
+	c := NewClient(ln.Addr().String(), token, ClientOptions{})
+	defer c.Close()
+	if _, err := c.Identity(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(3 * time.Second):
+		t.Fatal("Serve did not end with its context while a connection was open")
+	}
+	err = c.Fetch(context.Background(), []source.Range{{Path: "base/5/16384", Length: 10}}, newCollector().sink)
+	if err == nil || !strings.Contains(err.Error(), "lost while fetching \"base/5/16384\"") {
+		t.Fatalf("a fetch on the closed connection: %v", err)
+	}
+}
