@@ -36,13 +36,22 @@ type vsContender struct {
 	// against ansible's defaults): it is measured and shown, not ratioed
 	// against.
 	extra bool
-	run   func(ctx context.Context) (time.Duration, error)
-	total time.Duration
+	run   func(ctx context.Context) (measure, error)
+	total measure
 	runs  int
 }
 
+// measure is what one run cost: its wall time, and the CPU time of the
+// command and the children it waited for on this machine (zero for the
+// in-process row, which has no process of its own). The CPU time is the
+// controller's share only: what the hosts' sshd and commands spend is not
+// in it.
+type measure struct {
+	wall, cpu time.Duration
+}
+
 func (c *vsContender) msPerStepPerHost() float64 {
-	return float64(c.total.Microseconds()) / 1000 / float64(c.runs*vsSteps*c.hosts)
+	return float64(c.total.wall.Microseconds()) / 1000 / float64(c.runs*vsSteps*c.hosts)
 }
 
 // BenchmarkExecutorVsAnsible runs the 20-step no-op playbook of
@@ -76,6 +85,15 @@ func (c *vsContender) msPerStepPerHost() float64 {
 // the wire). One extra pgrunbook row shows the executor alone:
 // in-process on warm connections (BenchmarkNoopStepLab's measurement), no
 // process start, no handshake.
+//
+// Beside the wall time, the table gives each command's CPU seconds on
+// this machine (the controller's: the process and the children it waited
+// for, such as ansible's forks and ssh clients, but not the ssh masters
+// that detach), which says more than wall time when the machine is busy:
+// ansible's cost is mostly Python on CPU, on both ends. The lab's hosts
+// share this machine's CPUs with the controller, so ansible's remote
+// Python competes with its own forks here, which a fleet of real machines
+// would not make it do: its four-host rows are the less flattering to it.
 //
 // It skips when ansible-playbook is not installed (Debian 12:
 // apt-get install -y --no-install-recommends ansible-core).
@@ -125,24 +143,24 @@ func BenchmarkExecutorVsAnsible(b *testing.B) {
 		pgArgs := []string{"run", pbPath, "-i", lab.Inventory, "-f", "4", "-o", "json", "--limit", limit}
 		ansArgs := func(playbook string) []string { return []string{playbook, "-f", "4", "--limit", limit} }
 		rows = append(rows,
-			&vsContender{tool: "pgrunbook", name: "pgrunbook run", hosts: n, run: func(ctx context.Context) (time.Duration, error) {
+			&vsContender{tool: "pgrunbook", name: "pgrunbook run", hosts: n, run: func(ctx context.Context) (measure, error) {
 				return runPgrunbookCLI(ctx, bin, dir, pgArgs, hosts)
 			}},
-			&vsContender{tool: "ansible", name: "ansible-playbook (defaults)", hosts: n, run: func(ctx context.Context) (time.Duration, error) {
+			&vsContender{tool: "ansible", name: "ansible-playbook (defaults)", hosts: n, run: func(ctx context.Context) (measure, error) {
 				return runAnsible(ctx, ctl, tool, dir, nil, ansArgs(ansCommand), hosts)
 			}},
 		)
 		// Pipelining once, on four hosts, where it could save the most.
 		if n == 4 {
-			rows = append(rows, &vsContender{tool: "ansible", name: "ansible-playbook pipelining", hosts: n, extra: true, run: func(ctx context.Context) (time.Duration, error) {
+			rows = append(rows, &vsContender{tool: "ansible", name: "ansible-playbook pipelining", hosts: n, extra: true, run: func(ctx context.Context) (measure, error) {
 				return runAnsible(ctx, ctl, tool, dir, []string{"ANSIBLE_PIPELINING=True"}, ansArgs(ansCommand), hosts)
 			}})
 		}
 		rows = append(rows,
-			&vsContender{tool: "ansible", name: "ansible-playbook raw", hosts: n, extra: true, run: func(ctx context.Context) (time.Duration, error) {
+			&vsContender{tool: "ansible", name: "ansible-playbook raw", hosts: n, extra: true, run: func(ctx context.Context) (measure, error) {
 				return runAnsible(ctx, ctl, tool, dir, nil, ansArgs(ansRaw), hosts)
 			}},
-			&vsContender{tool: "pgrunbook", name: "pgrunbook executor, warm", hosts: n, extra: true, run: func(ctx context.Context) (time.Duration, error) {
+			&vsContender{tool: "pgrunbook", name: "pgrunbook executor, warm", hosts: n, extra: true, run: func(ctx context.Context) (measure, error) {
 				return runPgrunbookWarm(ctx, warm, lab.Inventory, pbPath, limit, hosts)
 			}},
 		)
@@ -168,7 +186,8 @@ func BenchmarkExecutorVsAnsible(b *testing.B) {
 			if err != nil {
 				b.Fatalf("%s on %d hosts: %v", c.name, c.hosts, err)
 			}
-			c.total += d
+			c.total.wall += d.wall
+			c.total.cpu += d.cpu
 			c.runs++
 		}
 	}
@@ -190,13 +209,17 @@ func reportVs(b *testing.B, rows []*vsContender) {
 	var sb strings.Builder
 	fmt.Fprintf(&sb, "pgrunbook run vs ansible-core, %d no-op steps, -f 4, %d run(s) each; ratio = ms/step/host ÷ pgrunbook run's on as many hosts\n", vsSteps, rows[0].runs)
 	w := tabwriter.NewWriter(&sb, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(w, "contender\thosts\twall s\tms/step/host\t÷ pgrunbook run\t")
+	fmt.Fprintln(w, "contender\thosts\twall s\tms/step/host\t÷ pgrunbook run\tcontroller cpu s\t")
 	for _, c := range rows {
 		ratio := "-"
 		if p := base[c.hosts]; p != nil && c.tool == "ansible" {
 			ratio = fmt.Sprintf("%.1f×", c.msPerStepPerHost()/p.msPerStepPerHost())
 		}
-		fmt.Fprintf(w, "%s\t%d\t%.3f\t%.1f\t%s\t\n", c.name, c.hosts, c.total.Seconds()/float64(c.runs), c.msPerStepPerHost(), ratio)
+		cpu := "-"
+		if c.total.cpu > 0 {
+			cpu = fmt.Sprintf("%.3f", c.total.cpu.Seconds()/float64(c.runs))
+		}
+		fmt.Fprintf(w, "%s\t%d\t%.3f\t%.1f\t%s\t%s\t\n", c.name, c.hosts, c.total.wall.Seconds()/float64(c.runs), c.msPerStepPerHost(), ratio, cpu)
 	}
 	w.Flush()
 	fmt.Print(sb.String())
@@ -263,11 +286,11 @@ func buildPgrunbook(ctx context.Context, b *testing.B, dir string) string {
 
 // runCaptured runs cmd with its output in a file rather than a pipe (an
 // ssh master that ControlPersist leaves behind holds on to the pipe, and
-// Wait would wait for it), and returns the wall time and the output.
-func runCaptured(cmd *exec.Cmd, dir string) (time.Duration, []byte, error) {
+// Wait would wait for it), and returns what it cost and the output.
+func runCaptured(cmd *exec.Cmd, dir string) (measure, []byte, error) {
 	f, err := os.CreateTemp(dir, "out-*")
 	if err != nil {
-		return 0, nil, fmt.Errorf("create output file: %w", err)
+		return measure{}, nil, fmt.Errorf("create output file: %w", err)
 	}
 	defer os.Remove(f.Name())
 	defer f.Close()
@@ -277,42 +300,42 @@ func runCaptured(cmd *exec.Cmd, dir string) (time.Duration, []byte, error) {
 	took := time.Since(start)
 	out, err := os.ReadFile(f.Name())
 	if err != nil {
-		return 0, nil, fmt.Errorf("read output of %s: %w", cmd.Path, err)
+		return measure{}, nil, fmt.Errorf("read output of %s: %w", cmd.Path, err)
 	}
 	if runErr != nil {
-		return 0, out, fmt.Errorf("%s: %w\n%s", strings.Join(cmd.Args, " "), runErr, out)
+		return measure{}, out, fmt.Errorf("%s: %w\n%s", strings.Join(cmd.Args, " "), runErr, out)
 	}
-	return took, out, nil
+	return measure{wall: took, cpu: cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()}, out, nil
 }
 
 // runPgrunbookCLI runs the pgrunbook command and checks that every step
 // ran, unchanged, on every host of hosts and on no other.
-func runPgrunbookCLI(ctx context.Context, bin, dir string, args, hosts []string) (time.Duration, error) {
-	took, out, err := runCaptured(exec.CommandContext(ctx, bin, args...), dir)
+func runPgrunbookCLI(ctx context.Context, bin, dir string, args, hosts []string) (measure, error) {
+	m, out, err := runCaptured(exec.CommandContext(ctx, bin, args...), dir)
 	if err != nil {
-		return 0, err
+		return measure{}, err
 	}
 	if err := checkPgrunbookRecap(out, hosts); err != nil {
-		return 0, err
+		return measure{}, err
 	}
-	return took, nil
+	return m, nil
 }
 
 // runPgrunbookWarm runs the playbook in-process on the warm connections,
 // as BenchmarkNoopStepLab does, with the same checks.
-func runPgrunbookWarm(ctx context.Context, warm *warmConns, inventory, playbook, limit string, hosts []string) (time.Duration, error) {
+func runPgrunbookWarm(ctx context.Context, warm *warmConns, inventory, playbook, limit string, hosts []string) (measure, error) {
 	var out bytes.Buffer
 	opts := runOptions{inventory: inventory, forks: 4, output: "json", limit: limit, connect: warm.connect}
 	start := time.Now()
 	err := runRun(ctx, opts, []string{playbook}, &out)
 	took := time.Since(start)
 	if err != nil {
-		return 0, fmt.Errorf("run %s: %w\n%s", playbook, err, out.Bytes())
+		return measure{}, fmt.Errorf("run %s: %w\n%s", playbook, err, out.Bytes())
 	}
 	if err := checkPgrunbookRecap(out.Bytes(), hosts); err != nil {
-		return 0, err
+		return measure{}, err
 	}
-	return took, nil
+	return measure{wall: took}, nil
 }
 
 // checkPgrunbookRecap finds the recap in --output json and checks it.
@@ -354,26 +377,26 @@ func checkRecap(tool string, got map[string][5]int, hosts []string, steps int, o
 // runAnsible runs ansible-playbook with the lab's private control node and
 // checks its recap like pgrunbook's; then it stops the ssh masters, so
 // that the next run logs in afresh.
-func runAnsible(ctx context.Context, ctl *testenv.AnsibleControl, tool, dir string, env, args, hosts []string) (time.Duration, error) {
+func runAnsible(ctx context.Context, ctl *testenv.AnsibleControl, tool, dir string, env, args, hosts []string) (measure, error) {
 	return runAnsibleSteps(ctx, ctl, tool, dir, env, args, hosts, vsSteps)
 }
 
-func runAnsibleSteps(ctx context.Context, ctl *testenv.AnsibleControl, tool, dir string, env, args, hosts []string, steps int) (time.Duration, error) {
-	took, out, err := runCaptured(ctl.Command(ctx, tool, env, args...), dir)
+func runAnsibleSteps(ctx context.Context, ctl *testenv.AnsibleControl, tool, dir string, env, args, hosts []string, steps int) (measure, error) {
+	m, out, err := runCaptured(ctl.Command(ctx, tool, env, args...), dir)
 	if serr := ctl.StopMasters(ctx); serr != nil && err == nil {
 		err = serr
 	}
 	if err != nil {
-		return 0, err
+		return measure{}, err
 	}
 	got, err := ansibleRecap(out)
 	if err != nil {
-		return 0, err
+		return measure{}, err
 	}
 	if err := checkRecap("ansible", got, hosts, steps, out); err != nil {
-		return 0, err
+		return measure{}, err
 	}
-	return took, nil
+	return m, nil
 }
 
 // ansibleRecapLine is a host's line of the default callback's PLAY RECAP.
