@@ -16,8 +16,9 @@ const (
 	// init fork the source has: recovery removes it when it starts and
 	// rebuilds the main fork from the init fork when it ends.
 	SkipUnlogged
-	// SkipTemp is a temporary relation file or a temporary WAL file, which
-	// the server deletes when it starts.
+	// SkipTemp is a temporary relation file, a temporary WAL file or
+	// another file the server deletes when the rewound target starts
+	// (pg_stat/pgstat.stat, backup_label.old).
 	SkipTemp
 )
 
@@ -63,9 +64,10 @@ type Trim struct {
 	// removes: every fork but the init fork of a relation whose init fork
 	// the source has.
 	Unlogged bool
-	// Temp skips temporary relation files (t<backend>_<relfilenode>...)
-	// and temporary WAL files (pg_wal/xlogtemp.*), which the server
-	// deletes when it starts.
+	// Temp skips temporary relation files (t<backend>_<relfilenode>...),
+	// temporary WAL files (pg_wal/xlogtemp.*) and the other files the
+	// server deletes when the rewound target starts (pg_stat/pgstat.stat
+	// from 15 on, backup_label.old).
 	Temp bool
 }
 

@@ -31,11 +31,20 @@ func (m *Map) walBeforeRedo(path string) bool {
 	return uint64(segno) < t.Redo/uint64(t.WALSegSize)
 }
 
-// isTempFile tells whether the server deletes path when it starts: a
-// temporary relation file in a database directory (RemovePgTempFiles) or a
-// temporary WAL file left by a crash (RemoveTempXlogFiles, which runs for a
-// target that starts in recovery, as a rewound target does).
+// isTempFile tells whether the server deletes path when the rewound
+// target starts, which is in recovery from a backup_label: a temporary
+// relation file in a database directory (RemovePgTempFiles, at every
+// postmaster start), a temporary WAL file (RemoveTempXlogFiles, for a
+// cluster that was not shut down cleanly), the permanent statistics file
+// of 15 and later (discarded when recovery is needed), and an old
+// backup_label.old (unlinked before backup_label is renamed to it).
 func (m *Map) isTempFile(path string) bool {
+	switch {
+	case path == "backup_label.old":
+		return true
+	case path == "pg_stat/pgstat.stat" && m.cfg.Major >= 15:
+		return true
+	}
 	if name, ok := strings.CutPrefix(path, walDir+"/"); ok {
 		return strings.HasPrefix(name, "xlogtemp.") && !strings.Contains(name, "/")
 	}

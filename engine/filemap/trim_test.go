@@ -182,8 +182,27 @@ func TestTrimTemp(t *testing.T) {
 		{name: "in global", src: reg("global/t3_16384", blk), want: ActionCopy},
 		{name: "xlogtemp outside pg_wal", src: reg("base/5/xlogtemp.1", blk), want: ActionCopy},
 		{name: "xlogtemp below pg_wal", src: reg("pg_wal/archive_status/xlogtemp.1", blk), want: ActionCopy},
+		{name: "statistics file", src: reg("pg_stat/pgstat.stat", 30000), tgt: reg("pg_stat/pgstat.stat", 20000), want: ActionNone, reason: SkipTemp, bytes: 30000},
+		{name: "other file in pg_stat", src: reg("pg_stat/other.stat", 10), want: ActionCopy},
+		{name: "old backup label", src: reg("backup_label.old", 200), want: ActionNone, reason: SkipTemp, bytes: 200},
+		{name: "old backup label below the top", src: reg("tst_dir/backup_label.old", 200), want: ActionCopy},
 		{name: "the rule is off for ordinary relations", src: reg("base/5/16384", 2*blk), want: ActionCopy},
 	})
+}
+
+func TestTrimStatsFileBefore15(t *testing.T) {
+	// Before 15 the statistics files had other names and rules: left alone.
+	m := New(Config{Major: 14, CatVersion: 202107181, Trim: &Trim{Temp: true}})
+	if err := m.AddSource(*reg("pg_stat/pgstat.stat", 100)); err != nil {
+		t.Fatal(err)
+	}
+	entries, err := m.Decide()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e := entries[0]; e.Action != ActionCopy || e.Skipped != SkipNone {
+		t.Fatalf("%s: %s skipped %s, want COPY", e.Path, e.Action, e.Skipped)
+	}
 }
 
 func TestTrimOff(t *testing.T) {
