@@ -73,7 +73,12 @@ func (r *run) attachStream(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("stream server at %s: %w", r.opts.SourceStream, err)
 	}
-	client := stream.NewClient(r.opts.SourceStream, token, stream.ClientOptions{Debugf: r.debugf, Jobs: r.opts.Jobs})
+	// A file behind a link out of the source's PGDATA (other than a
+	// tablespace's or pg_wal) is refused by the stream server, which
+	// reads nothing outside PGDATA; pg_rewind reads it over SQL, and so
+	// does the fallback.
+	sql := r.src
+	client := stream.NewClient(r.opts.SourceStream, token, stream.ClientOptions{Debugf: r.debugf, Jobs: r.opts.Jobs, Fallback: sql.Fetch})
 	id, err := client.Identity(ctx)
 	if err != nil {
 		return err

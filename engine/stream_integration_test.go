@@ -132,14 +132,20 @@ func readReport(t *testing.T, path string) engine.Report {
 
 // TestStreamRewind rewinds through rewind-serve and --source-stream with
 // -P, --progress-json and three jobs (stream connections), checks the
-// report (transfer "stream", far fewer bytes on the wire than fetched),
-// and starts the node as a standby of the new primary with the new
-// primary's data.
+// report (transfer "stream", far fewer bytes on the wire than fetched) and
+// that a file linked from outside PGDATA came over SQL, and starts the
+// node as a standby of the new primary with the new primary's data.
 func TestStreamRewind(t *testing.T) {
 	t.Parallel()
 	requireRoot(t)
 	ours := engineRewinder(t)
 	s, savedConf := streamScenario(t)
+	// A file behind a link out of PGDATA: rewind-serve refuses it, the
+	// engine fetches it over SQL as pg_rewind would.
+	outside := filepath.Join(s.TempDir(), "outside.conf")
+	must(t, os.WriteFile(outside, []byte("# kept outside PGDATA\n"), 0o600))
+	must(t, pgcluster.HandOver(outside))
+	must(t, os.Symlink(outside, filepath.Join(s.Standby.DataDir, "outside.conf")))
 	srv := startStreamServer(t, s, ours, s.Standby.DataDir)
 	report := filepath.Join(s.TempDir(), "report.json")
 
@@ -163,6 +169,9 @@ func TestStreamRewind(t *testing.T) {
 			rep.Transfer, rep.BytesFetched, rep.BytesTransferred)
 	}
 	t.Logf("bytes_fetched %d, bytes_transferred %d", rep.BytesFetched, rep.BytesTransferred)
+	if got := readFile(t, filepath.Join(s.Primary.DataDir, "outside.conf")); got != "# kept outside PGDATA\n" {
+		t.Fatalf("outside.conf in the target: %q", got)
+	}
 
 	copyFile(t, savedConf, s.Primary.ConfPath())
 	s.StandbySQL("ALTER ROLE " + rewindtest.RewindRole + " WITH REPLICATION")

@@ -8,6 +8,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/pgrunbook/pgrunbook/engine/source"
 )
 
 // ErrTokenRefused is returned when the server says the token is wrong.
@@ -23,6 +25,12 @@ type ClientOptions struct {
 	// Jobs is the number of connections a Fetch spreads the files over
 	// (--jobs); below 1 means 1.
 	Jobs int
+	// Fallback, when set, fetches the ranges of files the server refused
+	// to open because they lie outside PGDATA (through a symbolic link
+	// other than a tablespace's or pg_wal), once the stream is done; the
+	// engine passes its SQL source, which reads them as pg_rewind would.
+	// Without it such a file fails the fetch.
+	Fallback func(ctx context.Context, ranges []source.Range, sink source.Sink) error
 }
 
 // Client fetches file ranges from a stream server. The connection that

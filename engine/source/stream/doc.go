@@ -35,8 +35,11 @@
 // and any zstd stream decoder reads the concatenation as one stream. In it
 // each range is answered, in order, by data
 // frames ('D': flags 1 byte, offset 8, path, then the data) of at most
-// 1 MiB; flag 1 marks the last frame of a range and flag 2 a file that
-// does not exist (no data, always last). A whole-file range gets the file
+// 1 MiB; flag 1 marks the last frame of a range, flag 2 a file that
+// does not exist (no data, always last) and flag 4 a file the server will
+// not open because a symbolic link leads out of PGDATA (the reason instead
+// of data, always last; the client fetches it another way, the engine
+// over SQL). A whole-file range gets the file
 // as it is now, to its end; any other range stops short at the end of the
 // file. After the last range comes a done frame ('Z', empty). A failure
 // ends the stream with an error frame ('X': code 1 byte (1 token,

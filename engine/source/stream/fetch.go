@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"slices"
 	"sort"
 	"sync/atomic"
 	"syscall"
@@ -40,14 +41,50 @@ func (c *Client) Fetch(ctx context.Context, ranges []source.Range, sink source.S
 	}
 	c.debugf("getting %d file ranges (%d before merging) from stream server at %s", len(merged), len(ranges), c.addr)
 	shards := shard(merged, c.opts.Jobs)
+	refused := make([][]refusal, len(shards))
 	if len(shards) == 1 {
-		return c.fetchShard(ctx, shards[0], sink)
+		var err error
+		if refused[0], err = c.fetchShard(ctx, shards[0], sink); err != nil {
+			return err
+		}
+	} else {
+		g, gctx := errgroup.WithContext(ctx)
+		for i, sh := range shards {
+			g.Go(func() error {
+				var err error
+				refused[i], err = c.fetchShard(gctx, sh, sink)
+				return err
+			})
+		}
+		if err := g.Wait(); err != nil {
+			return err
+		}
 	}
-	g, gctx := errgroup.WithContext(ctx)
-	for _, sh := range shards {
-		g.Go(func() error { return c.fetchShard(gctx, sh, sink) })
+	return c.fetchRefused(ctx, slices.Concat(refused...), sink)
+}
+
+// refusal is a range whose file the server would not open, and why.
+type refusal struct {
+	r      source.Range
+	reason string
+}
+
+// fetchRefused hands the refused ranges to the fallback. All the ranges of
+// a refused file are refused, so each file still reaches the sink in
+// order, from one goroutine.
+func (c *Client) fetchRefused(ctx context.Context, refused []refusal, sink source.Sink) error {
+	if len(refused) == 0 {
+		return nil
 	}
-	return g.Wait()
+	if c.opts.Fallback == nil {
+		return fmt.Errorf("stream server at %s: %s (outside PGDATA)", c.addr, refused[0].reason)
+	}
+	rs := make([]source.Range, len(refused))
+	for i, f := range refused {
+		rs[i] = f.r
+		c.debugf("fetching %q another way: the stream server refused it: %s", f.r.Path, f.reason)
+	}
+	return c.opts.Fallback(ctx, rs, sink)
 }
 
 // shard splits the ranges into at most jobs lists with each file's ranges
@@ -90,18 +127,19 @@ func shard(ranges []source.Range, jobs int) [][]source.Range {
 	return shards
 }
 
-// fetchShard fetches one list of ranges over one connection.
-func (c *Client) fetchShard(ctx context.Context, rs []source.Range, sink source.Sink) error {
+// fetchShard fetches one list of ranges over one connection and returns
+// the ranges the server refused.
+func (c *Client) fetchShard(ctx context.Context, rs []source.Range, sink source.Sink) ([]refusal, error) {
 	conn, err := c.conn(ctx)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	defer conn.Close()
 	stop := context.AfterFunc(ctx, func() { conn.Close() })
 	defer stop()
 	sent := make(chan error, 1)
 	go func() { sent <- sendRanges(conn, rs) }()
-	err = c.receive(conn, rs, sink)
+	refused, err := c.receive(conn, rs, sink)
 	conn.Close()
 	// A failed send shows in the answers too (the connection broke, or
 	// the server refused a frame with an error frame); once the done
@@ -109,9 +147,9 @@ func (c *Client) fetchShard(ctx context.Context, rs []source.Range, sink source.
 	// while the connection closed.
 	<-sent
 	if err != nil && ctx.Err() != nil {
-		return fmt.Errorf("fetch from stream server at %s: %w", c.addr, ctx.Err())
+		return nil, fmt.Errorf("fetch from stream server at %s: %w", c.addr, ctx.Err())
 	}
-	return err
+	return refused, err
 }
 
 // sendRanges writes the ranges frames and the end frame.
@@ -148,15 +186,16 @@ func (c countingReader) Read(p []byte) (int, error) {
 }
 
 // receive reads the zstd stream of answers and checks that they answer the
-// ranges in order.
-func (c *Client) receive(conn net.Conn, rs []source.Range, sink source.Sink) error {
+// ranges in order; it returns the ranges the server refused.
+func (c *Client) receive(conn net.Conn, rs []source.Range, sink source.Sink) ([]refusal, error) {
 	dec, err := zstd.NewReader(countingReader{r: bufio.NewReaderSize(conn, 256<<10), n: &c.transferred},
 		zstd.WithDecoderConcurrency(2), zstd.WithDecoderMaxWindow(8<<20))
 	if err != nil {
-		return fmt.Errorf("start decompressor: %w", err)
+		return nil, fmt.Errorf("start decompressor: %w", err)
 	}
 	defer dec.Close()
 	v := verifier{ranges: rs}
+	var refused []refusal
 	buf := make([]byte, maxFrame)
 	for {
 		typ, p, err := readFrame(dec, buf)
@@ -165,9 +204,9 @@ func (c *Client) receive(conn net.Conn, rs []source.Range, sink source.Sink) err
 				err = io.ErrUnexpectedEOF
 			}
 			if lost(err) {
-				return fmt.Errorf("stream from %s lost while fetching %q: %w", c.addr, v.current(), err)
+				return nil, fmt.Errorf("stream from %s lost while fetching %q: %w", c.addr, v.current(), err)
 			}
-			return fmt.Errorf("stream server at %s sent garbage while fetching %q: %w", c.addr, v.current(), err)
+			return nil, fmt.Errorf("stream server at %s sent garbage while fetching %q: %w", c.addr, v.current(), err)
 		}
 		switch typ {
 		case frameData:
@@ -176,25 +215,28 @@ func (c *Client) receive(conn net.Conn, rs []source.Range, sink source.Sink) err
 				err = v.check(pc)
 			}
 			if err != nil {
-				return fmt.Errorf("stream server at %s: bad answer while fetching %q: %w", c.addr, v.current(), err)
+				return nil, fmt.Errorf("stream server at %s: bad answer while fetching %q: %w", c.addr, v.current(), err)
 			}
+			switch {
+			case pc.flags&pieceRefused != 0:
+				refused = append(refused, refusal{r: v.ranges[v.i], reason: string(pc.data)})
 			// An empty closing piece of a file that ended on a piece
 			// boundary carries nothing for the sink.
-			if len(pc.data) > 0 || !v.open || pc.flags&pieceVanished != 0 {
+			case len(pc.data) > 0 || !v.open || pc.flags&pieceVanished != 0:
 				if err := c.deliver(pc, sink); err != nil {
-					return err
+					return nil, err
 				}
 			}
 			v.advance(pc)
 		case frameError:
-			return fmt.Errorf("stream server at %s: %w", c.addr, parseError(p))
+			return nil, fmt.Errorf("stream server at %s: %w", c.addr, parseError(p))
 		case frameDone:
 			if !v.finished() {
-				return fmt.Errorf("stream server at %s ended its answers after %d of %d ranges", c.addr, v.i, len(rs))
+				return nil, fmt.Errorf("stream server at %s ended its answers after %d of %d ranges", c.addr, v.i, len(rs))
 			}
-			return nil
+			return refused, nil
 		default:
-			return fmt.Errorf("stream server at %s sent an unknown frame type 0x%02x while fetching %q", c.addr, typ, v.current())
+			return nil, fmt.Errorf("stream server at %s sent an unknown frame type 0x%02x while fetching %q", c.addr, typ, v.current())
 		}
 	}
 }
@@ -246,8 +288,13 @@ func (v *verifier) check(p piece) error {
 		return fmt.Errorf("data for file %q, when %q was requested", p.path, r.Path)
 	case p.offset != next:
 		return fmt.Errorf("data at offset %d of file %q, when offset %d was due", p.offset, p.path, next)
-	case p.flags&pieceVanished != 0 && v.open:
-		return fmt.Errorf("file %q vanished in the middle of its answer", p.path)
+	case p.flags&(pieceVanished|pieceRefused) != 0 && v.open:
+		return fmt.Errorf("file %q vanished or was refused in the middle of its answer", p.path)
+	case p.flags&pieceRefused != 0 && len(p.data) == 0:
+		return fmt.Errorf("file %q refused without a reason", p.path)
+	case p.flags&pieceRefused != 0:
+		// The data is the reason, not file data.
+		return nil
 	case !r.Whole && v.got+int64(len(p.data)) > r.Length:
 		return fmt.Errorf("more data than requested for file %q", p.path)
 	}

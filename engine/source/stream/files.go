@@ -7,6 +7,7 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"strings"
 	"sync"
 
 	"github.com/pgrunbook/pgrunbook/engine/source"
@@ -105,6 +106,13 @@ func readFiles(ctx context.Context, dd *dataDir, reqs <-chan request, answers ch
 					return
 				}
 				continue
+			case escapes(err):
+				reason := fmt.Sprintf("open %s: %v", r.Path, unwrapPath(err))
+				frame := append(dataFrame(nil, r.Path, r.Offset, pieceRefused|pieceLast, len(reason)), reason...)
+				if !send(answer{frame: frame}) {
+					return
+				}
+				continue
 			case err != nil:
 				fail(codeRead, "open %s: %v", r.Path, unwrapPath(err))
 				return
@@ -156,6 +164,13 @@ func readRange(f *os.File, r source.Range, send func(answer) bool) error {
 			return nil
 		}
 	}
+}
+
+// escapes reports an os.Root refusal of a path that leads out of its
+// directory. The os package has no exported error for it, so its message
+// is matched.
+func escapes(err error) bool {
+	return err != nil && strings.Contains(unwrapPath(err).Error(), "path escapes from parent")
 }
 
 // unwrapPath drops the *PathError's path, which names the server's

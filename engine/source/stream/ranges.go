@@ -103,5 +103,8 @@ func decodePiece(b []byte) (piece, error) {
 	if p.flags&pieceVanished != 0 && (len(p.data) != 0 || p.flags&pieceLast == 0) {
 		return p, fmt.Errorf("vanished-file frame for %q with data or not last", p.path)
 	}
+	if p.flags&pieceRefused != 0 && (p.flags&pieceLast == 0 || p.flags&pieceVanished != 0) {
+		return p, fmt.Errorf("refused-file frame for %q not last, or vanished too", p.path)
+	}
 	return p, nil
 }

@@ -205,7 +205,6 @@ func TestFetchServerErrors(t *testing.T) {
 		want string
 	}{
 		{"a directory", source.Range{Path: "base/5/dir", Length: 8192}, "read base/5/dir: is a directory"},
-		{"a link out of PGDATA", source.Range{Path: "base/5/escape", Length: 7, Whole: true}, "open base/5/escape: path escapes from parent"},
 		{"dot dot", source.Range{Path: "base/../../etc/passwd", Length: 7}, `unsafe path "base/../../etc/passwd"`},
 		{"absolute", source.Range{Path: "/etc/passwd", Length: 7}, `unsafe path "/etc/passwd": absolute`},
 	}
@@ -311,5 +310,36 @@ func TestServeStopsWithOpenConnection(t *testing.T) {
 	err = c.Fetch(context.Background(), []source.Range{{Path: "base/5/16384", Length: 10}}, newCollector().sink)
 	if err == nil || !strings.Contains(err.Error(), "lost while fetching \"base/5/16384\"") {
 		t.Fatalf("a fetch on the closed connection: %v", err)
+	}
+}
+
+// TestFetchRefusedLink checks that a file behind a link out of PGDATA is
+// not read by the server, fails the fetch without a fallback, and goes to
+// the fallback with all its ranges, after the stream, when there is one.
+func TestFetchRefusedLink(t *testing.T) {
+	t.Parallel()
+	dir, files := fakeDataDir(t)
+	addr, token := startServer(t, dir)
+	ranges := []source.Range{{Path: "base/5/16384", Length: 10}, {Path: "base/5/escape", Length: 3},
+		{Path: "base/5/escape", Offset: 5, Length: 2}, {Path: "base/5/16384", Offset: 10, Length: 10}}
+
+	err := NewClient(addr, token, ClientOptions{}).Fetch(context.Background(), ranges, newCollector().sink)
+	if err == nil || err.Error() != "stream server at "+addr+": open base/5/escape: path escapes from parent (outside PGDATA)" {
+		t.Fatalf("Fetch without a fallback: %v", err)
+	}
+
+	var fellBack []source.Range
+	col := newCollector()
+	c := NewClient(addr, token, ClientOptions{Fallback: func(_ context.Context, rs []source.Range, sink source.Sink) error {
+		fellBack = rs
+		return sink("base/5/escape", 0, []byte("out"), false)
+	}})
+	must(t, c.Fetch(context.Background(), ranges, col.sink))
+	want := []source.Range{{Path: "base/5/escape", Length: 3}, {Path: "base/5/escape", Offset: 5, Length: 2}}
+	if fmt.Sprint(fellBack) != fmt.Sprint(want) {
+		t.Fatalf("fallback got %+v, want %+v", fellBack, want)
+	}
+	if string(col.files["base/5/escape"]) != "out" || !bytes.Equal(col.files["base/5/16384"], files["base/5/16384"][:20]) {
+		t.Fatalf("files %q, %d bytes", col.files["base/5/escape"], len(col.files["base/5/16384"]))
 	}
 }

@@ -48,6 +48,11 @@ const (
 	// pieceVanished says the file does not exist (any more); the piece
 	// carries no data and is the last of its range.
 	pieceVanished byte = 1 << 1
+	// pieceRefused says the server will not open the file because it
+	// lies outside PGDATA (a symbolic link other than a tablespace's or
+	// pg_wal); the piece carries the reason instead of data and is the
+	// last of its range. The client fetches such files another way.
+	pieceRefused byte = 1 << 2
 )
 
 // Error codes of an error frame.
