@@ -87,9 +87,11 @@ type serveHello struct {
 }
 
 // openStream sets up the compressed transfer from source_host. When that
-// cannot be done it returns nil and says why; the rewind then fetches
-// over SQL. Nothing that fails here has touched either data directory.
-func (s *Rewind) openStream(ctx context.Context, t *runbook.Target, e *remoteEngine) (*sourceStream, error) {
+// cannot be done its error says why, after whatever it had started is
+// stopped again (a failure to clean up is part of the error); the rewind
+// then fetches over SQL. Nothing that fails here has touched either data
+// directory.
+func (s *Rewind) openStream(ctx context.Context, t *runbook.Target, e *remoteEngine) (_ *sourceStream, err error) {
 	lis, ok := t.Conn.(transport.Listener)
 	if !ok {
 		return nil, fmt.Errorf("the connection to %s cannot forward a port (%T)", hostName(t), t.Conn)
@@ -99,10 +101,9 @@ func (s *Rewind) openStream(ctx context.Context, t *runbook.Target, e *remoteEng
 		return nil, err
 	}
 	st := &sourceStream{}
-	ok = false
 	defer func() {
-		if !ok {
-			st.close()
+		if err != nil {
+			err = errors.Join(err, st.close())
 		}
 	}()
 	hello, err := st.startServe(ctx, peer, s.EngineBinary, s.sourcePGData(peer))
@@ -134,7 +135,6 @@ func (s *Rewind) openStream(ctx context.Context, t *runbook.Target, e *remoteEng
 		fmt.Sprintf("--source-stream=127.0.0.1:%d", st.Port),
 		"--source-stream-token-file=" + tokenFile,
 	}
-	ok = true
 	return st, nil
 }
 
