@@ -359,3 +359,50 @@ func interruptCopy(t *testing.T, s *rewindtest.Scenario, r rewindtest.Rewinder, 
 	}
 	return stderr.String()
 }
+
+// TestStreamTablespace rewinds through the stream a node with relations in
+// a tablespace (each node keeps it at its own path): rewind-serve reads the
+// source's files through its pg_tblspc link, and the rewound node, a
+// standby of the new primary, has the new primary's rows.
+func TestStreamTablespace(t *testing.T) {
+	t.Parallel()
+	requireRoot(t)
+	ours := engineRewinder(t)
+	s := rewindtest.NewScenario(t, pgcluster.Options{})
+	location := filepath.Join(s.TempDir(), "ts_primary")
+	must(t, os.Mkdir(location, 0o700))
+	must(t, pgcluster.HandOver(location))
+	s.StartPrimary()
+	s.PrimarySQL("CREATE TABLESPACE ts LOCATION '" + location + "'")
+	s.PrimarySQL("CREATE TABLE ts_tbl (d text) TABLESPACE ts")
+	s.PrimarySQL("INSERT INTO ts_tbl VALUES ('in primary')")
+	s.CreateStandby(pgcluster.Options{})
+	s.PromoteStandby()
+	s.PrimarySQL("INSERT INTO ts_tbl SELECT 'lost ' || g FROM generate_series(1, 2000) g")
+	s.StandbySQL("INSERT INTO ts_tbl VALUES ('in standby, after promotion')")
+	s.StandbySQL("CREATE TABLE ts_standby_only TABLESPACE ts AS SELECT g FROM generate_series(1, 50000) g")
+	s.StandbySQL("CHECKPOINT")
+	must(t, s.Primary.Stop(s.Ctx, pgcluster.StopFast))
+	savedConf := filepath.Join(s.TempDir(), "postgresql.conf")
+	copyFile(t, s.Primary.ConfPath(), savedConf)
+	srv := startStreamServer(t, s, ours, s.Standby.DataDir)
+	report := filepath.Join(s.TempDir(), "report.json")
+
+	res := run(t, s, ours, "-R", "--no-sync", "--debug", "--source-server", s.Standby.ConnString(rewindtest.RewindRole),
+		"--target-pgdata", s.Primary.DataDir, "--config-file", savedConf, "--report", report,
+		"--source-stream", srv.addr, "--source-stream-token-file", srv.tokenFile)
+	// Through the stream, not the SQL fallback for refused links.
+	if !strings.Contains(res.Stderr, "pg_rewind: received chunk for file \"pg_tblspc/") || strings.Contains(res.Stderr, "another way") {
+		t.Fatalf("the tablespace's files should come over the stream\n%s", res)
+	}
+	if rep := readReport(t, report); rep.Transfer != engine.TransferStream || rep.BytesTransferred <= 0 {
+		t.Fatalf("report: transfer %q, bytes_transferred %d", rep.Transfer, rep.BytesTransferred)
+	}
+	copyFile(t, savedConf, s.Primary.ConfPath())
+	s.StandbySQL("ALTER ROLE " + rewindtest.RewindRole + " WITH REPLICATION")
+	must(t, s.Primary.Start(s.Ctx))
+	must(t, s.Standby.WaitForCatchup(s.Ctx, s.Primary))
+	s.CheckQuery("SELECT * FROM ts_tbl", "in primary", "in standby, after promotion")
+	s.CheckQuery("SELECT count(*), sum(g) FROM ts_standby_only", "50000|1250025000")
+	s.CheckQuery("SELECT pg_tablespace_location(oid) FROM pg_tablespace WHERE spcname = 'ts'", location)
+}
