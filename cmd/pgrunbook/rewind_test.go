@@ -120,7 +120,7 @@ func TestRewindCLIHelpAndVersion(t *testing.T) {
 		out := stdout.String()
 		switch args[0] {
 		case "--help", "-?":
-			for _, want := range []string{"pg_rewind resynchronizes ", "Usage:", "--source-server=CONNSTR", "--jobs=N", "Exit codes:"} {
+			for _, want := range []string{"pg_rewind resynchronizes ", "Usage:", "--source-server=CONNSTR", "--jobs=N", "--source-stream=HOST:PORT", "--source-stream-token-file=FILE", "Exit codes:"} {
 				if !strings.Contains(out, want) {
 					t.Fatalf("%v: help lacks %q", args, want)
 				}
