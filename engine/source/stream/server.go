@@ -66,17 +66,28 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 			s.watchIdle(ctx, cancel)
 		}()
 	}
+	backoff := time.Duration(0)
 	for {
 		conn, err := ln.Accept()
 		if err != nil {
-			if ctx.Err() != nil {
+			switch {
+			case ctx.Err() != nil:
+				return nil
+			case errors.Is(err, net.ErrClosed):
+				return fmt.Errorf("accept stream connection on %s: %w", ln.Addr(), err)
+			}
+			// Running out of file descriptors and the like pass; the
+			// server waits a little and goes on rather than leave.
+			backoff = min(max(2*backoff, 10*time.Millisecond), time.Second)
+			s.logf("accept: %v; retrying in %s", err, backoff)
+			select {
+			case <-time.After(backoff):
+			case <-ctx.Done():
 				return nil
 			}
-			if ne, ok := err.(net.Error); ok && ne.Timeout() {
-				continue
-			}
-			return fmt.Errorf("accept stream connection on %s: %w", ln.Addr(), err)
+			continue
 		}
+		backoff = 0
 		s.track(+1)
 		wg.Add(1)
 		go func() {

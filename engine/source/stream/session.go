@@ -14,8 +14,9 @@ import (
 )
 
 // readAhead is how many pieces the file reader may be ahead of the
-// compressor.
-const readAhead = 16
+// compressors: enough to keep them busy, little enough that a session
+// holds about 10 MiB.
+const readAhead = 8
 
 // request is a range from the client, or the failure that ended the
 // client's list.
