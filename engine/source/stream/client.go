@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"sync"
 	"sync/atomic"
@@ -130,9 +131,15 @@ func (c *Client) handshake(ctx context.Context, conn net.Conn) (Identity, error)
 	}
 }
 
+// handshakeErr names a failed handshake. A connection closed without a
+// word usually means nothing serves the port's far end: an SSH forward
+// accepts the connection even when its target does not.
 func (c *Client) handshakeErr(ctx context.Context, what string, err error) error {
 	if ctx.Err() != nil {
 		err = ctx.Err()
+	}
+	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+		return fmt.Errorf("stream server at %s: %s: the connection was closed without an answer (is rewind-serve listening at the far end?): %w", c.addr, what, err)
 	}
 	return fmt.Errorf("stream server at %s: %s: %w", c.addr, what, err)
 }

@@ -113,6 +113,25 @@ func TestFetchBadStreams(t *testing.T) {
 }
 
 // TestFetchGood is the fake server's control case: a well-formed answer.
+// TestHandshakeClosed checks the message when the far end of the port
+// closes without a word, as an SSH forward does when nothing serves its
+// target.
+func TestHandshakeClosed(t *testing.T) {
+	c := NewClient("127.0.0.1:7", make([]byte, TokenSize), ClientOptions{Dial: func(context.Context, string) (net.Conn, error) {
+		client, server := net.Pipe()
+		go func() {
+			io.ReadFull(server, make([]byte, len(Magic)+TokenSize+7))
+			server.Close()
+		}()
+		return client, nil
+	}})
+	_, err := c.Identity(context.Background())
+	want := "stream server at 127.0.0.1:7: read identity: the connection was closed without an answer (is rewind-serve listening at the far end?): EOF"
+	if err == nil || err.Error() != want {
+		t.Fatalf("Identity: %v\nwant %s", err, want)
+	}
+}
+
 func TestFetchGood(t *testing.T) {
 	ranges := []source.Range{{Path: "base/5/1", Length: 8192}, {Path: "base/5/2", Offset: 8192, Length: 8192}}
 	c := NewClient("fake:1", make([]byte, TokenSize), fakeServer(t, compressed(func(w io.Writer) {
