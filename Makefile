@@ -7,7 +7,7 @@ BIN     := bin/pgrunbook
 PGBIN   := /usr/lib/postgresql/15/bin
 export PATH := /usr/local/go/bin:$(PATH)
 
-.PHONY: all build deps test vet demo bench bench-deps fuzz clean
+.PHONY: all build deps test vet demo bench fuzz clean
 
 all: build
 
@@ -15,7 +15,8 @@ build:
 	$(GO) build -o $(BIN) ./cmd/pgrunbook
 
 # deps installs the system packages the lab and the tests need: OpenSSH's
-# server for the lab hosts, sudo for become, PostgreSQL 15 for the clusters.
+# server for the lab hosts, sudo for become, PostgreSQL 15 for the clusters,
+# ansible-core for the executor's side-by-side test and benchmark.
 deps:
 	@missing=""; \
 	command -v /usr/sbin/sshd >/dev/null 2>&1 || missing="$$missing openssh-server"; \
@@ -23,6 +24,7 @@ deps:
 	command -v ip >/dev/null 2>&1 || missing="$$missing iproute2"; \
 	test -x $(PGBIN)/postgres || missing="$$missing postgresql-15"; \
 	command -v vagrant >/dev/null 2>&1 || missing="$$missing vagrant"; \
+	command -v ansible-playbook >/dev/null 2>&1 || missing="$$missing ansible-core"; \
 	if [ -n "$$missing" ]; then \
 		echo "installing:$$missing"; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
@@ -51,18 +53,11 @@ demo: deps build
 # Knobs: PGRUNBOOK_BENCH_SCALE, PGRUNBOOK_BENCH_LINKS, PGRUNBOOK_BENCH_SYNC,
 # PGRUNBOOK_BENCH_DIR (engine/rewindbench/doc.go).
 LAB_BENCH := ExecutorVsAnsible|RejoinFleet
-bench: deps bench-deps build
+bench: deps build
 	$(GO) test -run '^$$' -bench . -benchtime 1x -timeout 60m ./engine/rewindbench/
 	$(GO) test -run '^$$' -bench '$(LAB_BENCH)' -benchtime 1x -timeout 30m ./cmd/pgrunbook/
 	$(GO) test -run '^$$' -bench 'NoopStepLab' -benchtime 3x -timeout 30m ./cmd/pgrunbook/
 	$(GO) test -run '^$$' -bench . -benchtime 3x $$($(GO) list ./... | grep -v -e /engine/rewindbench -e /cmd/pgrunbook)
-
-# bench-deps installs what only the benchmarks need: ansible-core, the
-# executor's peer.
-bench-deps:
-	@command -v ansible-playbook >/dev/null 2>&1 || { \
-		echo "installing: ansible-core"; \
-		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends ansible-core; }
 
 # fuzz runs every parser fuzz target for FUZZTIME each (go test -fuzz takes
 # one target at a time).
