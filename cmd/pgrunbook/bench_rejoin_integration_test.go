@@ -70,8 +70,10 @@ type rejoinRun struct {
 	wall     time.Duration
 	// steps holds, per step, the longest duration any host took.
 	steps map[string]time.Duration
-	// order is the steps in the order they first ended.
+	// order is the steps in the order they first ended; ran holds those
+	// that were not skipped on every host.
 	order []string
+	ran   map[string]bool
 	// fetched is the file data each host's rewind fetched; sent is what
 	// crossed the network for it (equal to fetched over SQL).
 	fetched, sent map[string]int64
@@ -232,7 +234,7 @@ func rejoinClusters(b *testing.B, lab *testenv.Lab, engine, playbook, transfer, 
 	b.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	run := rejoinRun{label: label, transfer: transfer, steps: map[string]time.Duration{}, fetched: map[string]int64{}, sent: map[string]int64{}}
+	run := rejoinRun{label: label, transfer: transfer, steps: map[string]time.Duration{}, ran: map[string]bool{}, fetched: map[string]int64{}, sent: map[string]int64{}}
 	for _, c := range clusters {
 		run.hosts = append(run.hosts, c.Primary)
 	}
@@ -261,6 +263,7 @@ func rejoinClusters(b *testing.B, lab *testenv.Lab, engine, playbook, transfer, 
 				run.order = append(run.order, e.Step)
 			}
 			run.steps[e.Step] = max(run.steps[e.Step], time.Duration(e.DurationMS)*time.Millisecond)
+			run.ran[e.Step] = run.ran[e.Step] || e.Status != runbook.StatusSkipped
 			switch e.Step {
 			case stepRewind:
 				m := rewindFetched.FindStringSubmatch(e.Msg)
@@ -425,7 +428,7 @@ func printRejoinTable(runs []rejoinRun, base map[string]time.Duration) {
 	})
 	for _, step := range runs[0].order {
 		line("  "+step, func(r rejoinRun) string {
-			if r.steps[step] == 0 {
+			if !r.ran[step] {
 				return "skipped"
 			}
 			return fmt.Sprintf("%.2f s", r.steps[step].Seconds())
