@@ -19,7 +19,7 @@ func (r *run) buildFileMap(ctx context.Context) ([]*filemap.FileEntry, error) {
 		BlockSize:  int64(r.tgtCF.BlockSize),
 		RelSegSize: r.tgtCF.RelSegSize,
 		Debugf:     r.debugf,
-		Trim:       r.trim(),
+		Trim:       r.trim(ctx),
 	})
 	for _, name := range r.keepWAL {
 		m.KeepWAL("pg_wal/" + name)

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"context"
 	"encoding/json"
 	"testing"
 
@@ -18,6 +19,7 @@ func TestSkipCountsJSON(t *testing.T) {
 		{filemap.SkipWALBeforeRedo, 16 << 20},
 		{filemap.SkipUnlogged, 8192},
 		{filemap.SkipTemp, 3},
+		{filemap.SkipWALRecycled, 7 << 24},
 		{filemap.SkipNone, 99},
 	} {
 		c.add(step.reason, step.n)
@@ -26,7 +28,7 @@ func TestSkipCountsJSON(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := `{"wal_before_redo":33554432,"unlogged":8192,"temp":3}`; string(b) != want {
+	if want := `{"wal_before_redo":33554432,"unlogged":8192,"temp":3,"wal_recycled":117440512}`; string(b) != want {
 		t.Fatalf("json %s, want %s", b, want)
 	}
 	// A report with nothing skipped still names every reason.
@@ -37,7 +39,8 @@ func TestSkipCountsJSON(t *testing.T) {
 	}
 	for _, key := range []string{"bytes_skipped", "files_skipped"} {
 		got, ok := m[key].(map[string]any)
-		if !ok || len(got) != 3 || got["wal_before_redo"] != 0.0 || got["unlogged"] != 0.0 || got["temp"] != 0.0 {
+		if !ok || len(got) != 4 || got["wal_before_redo"] != 0.0 || got["unlogged"] != 0.0 || got["temp"] != 0.0 ||
+			got["wal_recycled"] != 0.0 {
 			t.Fatalf("%s = %v", key, m[key])
 		}
 	}
@@ -45,14 +48,14 @@ func TestSkipCountsJSON(t *testing.T) {
 
 func TestTrimSettings(t *testing.T) {
 	cf := &pgcontrol.ControlFile{WalSegSize: 16 << 20}
-	want := filemap.Trim{Redo: 0x3000028, WALSegSize: 16 << 20, Unlogged: true, Temp: true}
-	if got := trimFor(0x3000028, cf); got == nil || *got != want {
+	want := filemap.Trim{Redo: 0x3000028, SourceWAL: 0x9000100, WALSegSize: 16 << 20, Unlogged: true, Temp: true}
+	if got := trimFor(0x3000028, 0x9000100, cf); got == nil || *got != want {
 		t.Fatalf("trimFor = %+v, want %+v", got, want)
 	}
 	// --faithful gives the map no trimming at all, before anything of the
 	// run is looked at.
 	r := &run{opts: Options{Faithful: true}}
-	if got := r.trim(); got != nil {
+	if got := r.trim(context.Background()); got != nil {
 		t.Fatalf("Faithful still trims: %+v", got)
 	}
 }

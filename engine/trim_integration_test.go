@@ -83,7 +83,7 @@ func TestTrimmedRewind(t *testing.T) {
 		t.Fatalf("report counts too few skipped files:\n%s", b)
 	}
 	line := regexp.MustCompile(`pg_rewind: skipped (\d+) files, \d+ MB recovery never reads\n`).FindStringSubmatch(res.Stderr)
-	if line == nil || line[1] != fmt.Sprint(rep.FilesSkipped.WALBeforeRedo+rep.FilesSkipped.Unlogged+rep.FilesSkipped.Temp) {
+	if line == nil || line[1] != fmt.Sprint(rep.FilesSkipped.WALBeforeRedo+rep.FilesSkipped.Unlogged+rep.FilesSkipped.Temp+rep.FilesSkipped.WALRecycled) {
 		t.Fatalf("no skip line matching the report %s\n%s", b, res)
 	}
 	for _, reason := range []string{"wal_before_redo", "unlogged", "temp"} {

@@ -20,17 +20,23 @@ const (
 	// another file the server deletes when the rewound target starts
 	// (pg_stat/pgstat.stat, backup_label.old).
 	SkipTemp
+	// SkipWALRecycled is a WAL segment file whose first byte lies beyond
+	// the segment holding the source's WAL position (Trim.SourceWAL): a
+	// pre-allocated or recycled segment that holds no WAL of the source's
+	// history yet, only stale pages replay rejects.
+	SkipWALRecycled
 )
 
 // SkipReasons lists the reasons a file can be skipped for, in report
 // order.
-var SkipReasons = []SkipReason{SkipWALBeforeRedo, SkipUnlogged, SkipTemp}
+var SkipReasons = []SkipReason{SkipWALBeforeRedo, SkipUnlogged, SkipTemp, SkipWALRecycled}
 
 var skipNames = [...]string{
 	SkipNone:          "none",
 	SkipWALBeforeRedo: "wal_before_redo",
 	SkipUnlogged:      "unlogged",
 	SkipTemp:          "temp",
+	SkipWALRecycled:   "wal_recycled",
 }
 
 // String returns the reason's name as the rewind report spells it.
@@ -57,6 +63,13 @@ type Trim struct {
 	// LOCATION of its backup_label. Source WAL segments that end at or
 	// before it are not fetched; zero turns the rule off.
 	Redo uint64
+	// SourceWAL is the source's WAL position read before its listing: the
+	// insert position of a running primary, the furthest received or
+	// replayed position of a running standby, the end of the shutdown
+	// checkpoint of a stopped cluster. Source WAL segment files (any
+	// timeline) that start beyond the segment holding it are not fetched;
+	// zero, a position that could not be read, turns the rule off.
+	SourceWAL uint64
 	// WALSegSize is the WAL segment size from pg_control, needed to turn a
 	// segment file name into the LSN range it holds.
 	WALSegSize uint32
@@ -77,7 +90,9 @@ type Trim struct {
 // does nothing (the target's own copy, if any, stays as it is), its
 // changed blocks are set aside, and the bytes faithful would have fetched
 // are kept in SkippedBytes. A TRUNCATE or a NONE without blocks fetches
-// nothing and stays.
+// nothing and stays. A recycled WAL segment is the exception to leaving
+// the target's copy: the target's file of that name is removed (see
+// walRecycled).
 func (m *Map) trim(e *FileEntry, faithful Action, tc *trimContext) Action {
 	if !e.Source.Exists || e.Source.Type != TypeRegular || e.Path == "global/pg_control" || IsExcluded(e.Path) {
 		return faithful
@@ -92,6 +107,9 @@ func (m *Map) trim(e *FileEntry, faithful Action, tc *trimContext) Action {
 	e.Skipped, e.SkippedBytes = reason, m.fetchBytes(e, faithful)
 	e.heldBlocks, e.Blocks = e.Blocks, BlockSet{}
 	m.debugf("not fetching \"%s\" (%s): recovery never reads it", e.Path, reason)
+	if reason == SkipWALRecycled && e.Target.Exists {
+		return ActionRemove
+	}
 	return ActionNone
 }
 
@@ -101,6 +119,8 @@ func (m *Map) skipReason(path string, tc *trimContext) SkipReason {
 	switch {
 	case t.Redo != 0 && m.walBeforeRedo(path):
 		return SkipWALBeforeRedo
+	case t.SourceWAL != 0 && m.walRecycled(path):
+		return SkipWALRecycled
 	case t.Temp && m.isTempFile(path):
 		return SkipTemp
 	case t.Unlogged && m.isUnloggedFork(path, tc):

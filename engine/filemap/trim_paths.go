@@ -18,17 +18,59 @@ const walDir = "pg_wal"
 // .backup files and anything else that is not a plain segment name are not
 // covered either.
 func (m *Map) walBeforeRedo(path string) bool {
-	t := m.cfg.Trim
-	name, ok := strings.CutPrefix(path, walDir+"/")
-	if !ok || strings.Contains(name, "/") || !lsn.ValidSegmentSize(t.WALSegSize) {
-		return false
-	}
-	_, segno, err := lsn.ParseSegmentName(name, t.WALSegSize)
-	if err != nil {
+	segno, ok := m.walSegmentNumber(path)
+	if !ok {
 		return false
 	}
 	// (segno+1)*size <= redo, without overflowing for the last segments.
-	return uint64(segno) < t.Redo/uint64(t.WALSegSize)
+	return segno < m.cfg.Trim.Redo/uint64(m.cfg.Trim.WALSegSize)
+}
+
+// walSegmentNumber reads path as a plain WAL segment file directly in
+// pg_wal (any timeline) and returns its segment number. History files,
+// .partial and .backup files and anything else are not segments.
+func (m *Map) walSegmentNumber(path string) (uint64, bool) {
+	t := m.cfg.Trim
+	name, ok := strings.CutPrefix(path, walDir+"/")
+	if !ok || strings.Contains(name, "/") || !lsn.ValidSegmentSize(t.WALSegSize) {
+		return 0, false
+	}
+	_, segno, err := lsn.ParseSegmentName(name, t.WALSegSize)
+	if err != nil {
+		return 0, false
+	}
+	return uint64(segno), true
+}
+
+// walRecycled tells whether path is a WAL segment file (of any timeline)
+// that starts beyond the segment holding the source's WAL position. The
+// server renames the segments a checkpoint no longer needs to future
+// names (InstallXLogFileSegment) and keeps their old contents; those
+// pages carry their old addresses, so replay, reading one, sees the end
+// of WAL there and turns to streaming or restore_command, and the
+// walreceiver overwrites the file when that WAL really exists. The
+// source's history up to its position lies in segments up to the one
+// holding it, on whichever timeline, so no later segment can hold WAL the
+// rewound target replays from the copy. The segment holding the position
+// is fetched, even when the position is exactly its first byte.
+//
+// The target's file of the same name is removed rather than kept: it may
+// hold the target's own WAL written after the divergence, which pg_rewind
+// would overwrite with the source's stale copy; a missing file is what
+// recovery makes of either.
+//
+// WAL the source writes after the position was read is, as with pg_rewind,
+// not guaranteed to be in the copy: pg_rewind copies each pg_wal file once,
+// at the moment it reaches it, and the rewound standby fetches everything
+// later from the source (streaming or restore_command), which must still
+// have it. A segment skipped here held no WAL of the source's history at
+// that moment, so everything it will hold is such later WAL.
+func (m *Map) walRecycled(path string) bool {
+	segno, ok := m.walSegmentNumber(path)
+	if !ok {
+		return false
+	}
+	return segno > m.cfg.Trim.SourceWAL/uint64(m.cfg.Trim.WALSegSize)
 }
 
 // isTempFile tells whether the server deletes path when the rewound

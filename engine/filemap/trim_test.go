@@ -126,6 +126,61 @@ func TestTrimWALSegmentArithmetic(t *testing.T) {
 	}
 }
 
+func TestTrimWALRecycled(t *testing.T) {
+	wal := func(name string) *File { return reg("pg_wal/"+name, seg) }
+	// The source's position 0/5000028 lies in segment 5; the last common
+	// checkpoint's redo 0/2000028 in segment 2.
+	decideTrim(t, Trim{Redo: 0x2000028, SourceWAL: 0x5000028, WALSegSize: uint32(seg)}, nil, []trimCase{
+		{name: "before the position", src: wal("000000010000000000000004"), tgt: wal("000000010000000000000004"), want: ActionCopy},
+		{name: "holds the position", src: wal("000000010000000000000005"), tgt: wal("000000010000000000000005"), want: ActionCopy},
+		{name: "holds the position, source only", src: wal("000000020000000000000005"), want: ActionCopy},
+		{name: "next segment, source only, is not created", src: wal("000000010000000000000006"), want: ActionNone, reason: SkipWALRecycled, bytes: seg},
+		{name: "next segment on both: the target's copy goes", src: wal("000000020000000000000006"), tgt: wal("000000020000000000000006"), want: ActionRemove, reason: SkipWALRecycled, bytes: seg},
+		{name: "far ahead, other timeline", src: wal("000000030000000000000040"), want: ActionNone, reason: SkipWALRecycled, bytes: seg},
+		{name: "next log id", src: wal("000000010000000100000000"), want: ActionNone, reason: SkipWALRecycled, bytes: seg},
+		{name: "older timeline before the position", src: wal("000000010000000000000003"), want: ActionCopy},
+		{name: "before redo keeps its own reason", src: wal("000000010000000000000001"), want: ActionNone, reason: SkipWALBeforeRedo, bytes: seg},
+		{name: "target only beyond is removed as before", tgt: wal("000000010000000000000009"), want: ActionRemove},
+		{name: "partial beyond the position", src: wal("000000010000000000000007.partial"), want: ActionCopy},
+		{name: "history file", src: reg("pg_wal/00000003.history", 80), want: ActionCopy},
+		{name: "backup history file beyond", src: reg("pg_wal/000000010000000000000007.00000028.backup", 300), want: ActionCopy},
+		{name: "archive status beyond", src: reg("pg_wal/archive_status/000000010000000000000007.ready", 0), want: ActionCopy},
+		{name: "temporary WAL file is no segment", src: reg("pg_wal/xlogtemp.99", seg), want: ActionCopy},
+		{name: "segment name outside pg_wal", src: reg("000000010000000000000009", seg), want: ActionCopy},
+	})
+}
+
+func TestTrimWALRecycledBoundaries(t *testing.T) {
+	tests := []struct {
+		name     string
+		segSize  int64
+		position uint64
+		file     string
+		skipped  bool
+	}{
+		{"position at a segment's first byte: that segment is fetched", seg, 0x6000000, "000000010000000000000006", false},
+		{"position at a segment's first byte: the next is not", seg, 0x6000000, "000000010000000000000007", true},
+		{"position at a segment's first byte: the one before is fetched", seg, 0x6000000, "000000010000000000000005", false},
+		{"position on a segment's last byte", seg, 0x5FFFFFF, "000000010000000000000006", true},
+		{"position on a segment's last byte: its own", seg, 0x5FFFFFF, "000000010000000000000005", false},
+		{"position unknown turns the rule off", seg, 0, "000000010000000000000007", false},
+		{"1 MiB segments", mib, 0x300028, "000000010000000000000004", true},
+		{"1 MiB segments: holds the position", mib, 0x300028, "000000010000000000000003", false},
+		{"1 GiB segments across log ids", 1024 * mib, 0x1_C0000028, "000000010000000200000000", true},
+		{"1 GiB segments: holds the position", 1024 * mib, 0x1_C0000028, "000000010000000100000003", false},
+		{"last possible position", seg, ^uint64(0), "00000001FFFFFFFF000000FF", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			want := trimCase{name: tt.file, src: reg("pg_wal/"+tt.file, tt.segSize), want: ActionCopy}
+			if tt.skipped {
+				want.want, want.reason, want.bytes = ActionNone, SkipWALRecycled, tt.segSize
+			}
+			decideTrim(t, Trim{SourceWAL: tt.position, WALSegSize: uint32(tt.segSize)}, nil, []trimCase{want})
+		})
+	}
+}
+
 func TestTrimUnlogged(t *testing.T) {
 	const blk = 8192
 	inits := []File{

@@ -23,6 +23,11 @@ type Source interface {
 	// CurrentInsertLSN is the live source's current WAL insert location,
 	// the end point of recovery after a rewind from a primary.
 	CurrentInsertLSN(ctx context.Context) (uint64, error)
+	// WALPosition is how far a live source's WAL reaches now: the insert
+	// location of a primary, the furthest of the received and replayed
+	// locations of a standby. A stopped source has none (its end of WAL
+	// is its shutdown checkpoint, read from its WAL instead).
+	WALPosition(ctx context.Context) (uint64, error)
 	// Close releases connections and files.
 	Close(ctx context.Context) error
 }

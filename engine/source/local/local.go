@@ -165,5 +165,11 @@ func (s *Source) CurrentInsertLSN(ctx context.Context) (uint64, error) {
 	return 0, errors.New("current WAL insert location: not available from a local source data directory")
 }
 
+// WALPosition is not available: a local source is stopped, and the rewind
+// reads its end of WAL from its shutdown checkpoint instead.
+func (s *Source) WALPosition(ctx context.Context) (uint64, error) {
+	return 0, errors.New("current WAL position: not available from a local source data directory")
+}
+
 // Close has nothing to release.
 func (s *Source) Close(ctx context.Context) error { return nil }

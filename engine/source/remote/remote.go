@@ -111,6 +111,32 @@ func (s *Source) CurrentInsertLSN(ctx context.Context) (uint64, error) {
 	return lsn, nil
 }
 
+// walPositionSQL asks for the primary's insert location, or a standby's
+// furthest received or replayed location: every WAL file the standby
+// holds with WAL of its history ends at or before it. GREATEST skips the
+// NULL of a location the standby does not have (no walreceiver).
+const walPositionSQL = `SELECT CASE WHEN pg_catalog.pg_is_in_recovery()
+	THEN GREATEST(pg_catalog.pg_last_wal_receive_lsn(), pg_catalog.pg_last_wal_replay_lsn())
+	ELSE pg_catalog.pg_current_wal_insert_lsn() END::pg_catalog.text`
+
+// WALPosition asks the server how far its WAL reaches now: the insert
+// location of a primary, the furthest received or replayed location of a
+// standby.
+func (s *Source) WALPosition(ctx context.Context) (uint64, error) {
+	var text *string
+	if err := s.conns[0].QueryRow(ctx, walPositionSQL).Scan(&text); err != nil {
+		return 0, s.red.wrap("get current WAL position", err)
+	}
+	if text == nil {
+		return 0, errors.New("get current WAL position: the server knows none")
+	}
+	lsn, err := parseLSN(*text)
+	if err != nil {
+		return 0, fmt.Errorf("unrecognized result \"%s\" for current WAL position", *text)
+	}
+	return lsn, nil
+}
+
 // parseLSN reads "%X/%X" (also the zero-padded form PostgreSQL 18 prints).
 func parseLSN(s string) (uint64, error) {
 	hi, lo, ok := strings.Cut(s, "/")

@@ -366,6 +366,14 @@ func testFetchFile(t *testing.T, ctx context.Context, s *testServer, src *Source
 	if lsn < mustUint(t, before) {
 		t.Fatalf("insert LSN %X before %s", lsn, before)
 	}
+	// On a primary, the WAL position is the insert location too.
+	pos, err := src.WALPosition(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if pos < lsn {
+		t.Fatalf("WAL position %X before the insert LSN %X", pos, lsn)
+	}
 }
 
 func mustUint(t *testing.T, s string) uint64 {
