@@ -5,7 +5,6 @@ import (
 	"fmt"
 
 	"github.com/pgrunbook/pgrunbook/engine/filemap"
-	"github.com/pgrunbook/pgrunbook/engine/lsn"
 	"github.com/pgrunbook/pgrunbook/engine/pgcontrol"
 )
 
@@ -57,48 +56,6 @@ func (r *run) trim(ctx context.Context) *filemap.Trim {
 // from a source whose WAL reaches sourceWAL (zero: unknown).
 func trimFor(redo, sourceWAL uint64, cf *pgcontrol.ControlFile) *filemap.Trim {
 	return &filemap.Trim{Redo: redo, SourceWAL: sourceWAL, WALSegSize: cf.WalSegSize, Unlogged: true, Temp: true}
-}
-
-// sourceWAL is how far the source's WAL reaches as the rewind is about to
-// list it, for the rule that leaves out the recycled WAL segments past it.
-// A running source says (the insert location of a primary, the furthest
-// received or replayed location of a standby: the standby's end point,
-// its minimum recovery point when the copy ends, is never beyond them). A
-// stopped source, cleanly shut down as the checks require, wrote nothing
-// after its shutdown checkpoint, so its WAL ends where that record ends
-// (read from its WAL, since the record may run into the next segment).
-// Zero, when the position cannot be read, turns the rule off: every
-// segment is then fetched as pg_rewind fetches it.
-//
-// This is as safe as pg_rewind's copy: pg_rewind copies each pg_wal file
-// once, at the moment it reaches it, and never guarantees WAL written after
-// that moment; the rewound standby gets that WAL from the source by
-// streaming or restore_command. A segment past the position held none of
-// the source's WAL when the position was read, so whatever it comes to
-// hold is such later WAL.
-func (r *run) sourceWAL(ctx context.Context) uint64 {
-	var (
-		pos uint64
-		err error
-	)
-	if r.local {
-		var end lsn.LSN
-		var ok bool
-		end, ok, err = r.sourceEndOfWAL(ctx)
-		if err == nil && !ok {
-			err = fmt.Errorf("source data directory in state %s", r.srcCF.State)
-		}
-		pos = uint64(end)
-	} else {
-		pos, err = r.src.WALPosition(ctx)
-	}
-	if err != nil {
-		r.debugf("not leaving out recycled WAL segments: the source's WAL position is unknown: %v", err)
-		return 0
-	}
-	r.debugf("source WAL position %s: WAL segments after %s are not fetched",
-		lsn.LSN(pos), lsn.SegmentName(r.srcCF.Timeline(), lsn.LSN(pos).Segment(r.srcCF.WalSegSize), r.srcCF.WalSegSize))
-	return pos
 }
 
 // reportSkipped puts what the file map left out into the report and the
