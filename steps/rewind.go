@@ -80,6 +80,12 @@ type Rewind struct {
 	// SourcePGData is the new primary's data directory; default that
 	// host's pgdata variable, else pgdata.
 	SourcePGData string `yaml:"source_pgdata"`
+	// Faithful passes --faithful: the engine copies exactly what pg_rewind
+	// 15 copies, including what recovery never reads (WAL before the redo
+	// point and recycled WAL segments past the source's position, unlogged
+	// relations' forks, temporary files). Default false. Native engine
+	// only: the host's pg_rewind is faithful anyway and knows no such flag.
+	Faithful bool `yaml:"faithful"`
 	// EngineBinary is the bastion path of the pgrunbook binary to ship;
 	// default this executable, or its pgrunbook-<os>-<arch> sibling for
 	// another platform.
@@ -101,6 +107,8 @@ func (s *Rewind) Validate() error {
 		return errors.New("source_pgdata needs source_host")
 	case s.SourceHost != "" && s.Engine == "pg_rewind":
 		return errors.New("source_host streams to the native engine only: pg_rewind fetches over SQL (drop source_host or use engine: native)")
+	case s.Faithful && s.Engine == "pg_rewind":
+		return errors.New("faithful is for the native engine only: pg_rewind always copies everything (drop faithful or use engine: native)")
 	}
 	if s.WriteRecoveryConf {
 		if _, pw, err := splitPassword(s.SourceServer); err != nil || pw != "" {
@@ -226,6 +234,9 @@ func (s *Rewind) rewindArgs() []string {
 	args := append([]string{"rewind"}, s.commonArgs()...)
 	if s.keepConfig() {
 		args = append(args, "--keep-config")
+	}
+	if s.Faithful {
+		args = append(args, "--faithful")
 	}
 	if s.Jobs > 0 {
 		args = append(args, "--jobs="+strconv.Itoa(s.Jobs))
