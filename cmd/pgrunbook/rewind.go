@@ -67,9 +67,10 @@ pgrunbook options:
       --source-stream-token-file=FILE
                                  file holding the token rewind-serve printed
       --faithful                 copy exactly what pg_rewind 15 copies (default: skip
-                                 WAL before the redo point, unlogged relations'
-                                 forks and temporary files, which recovery never
-                                 reads)
+                                 WAL before the redo point, recycled WAL segments
+                                 past the source's WAL position, unlogged
+                                 relations' forks and temporary files, which
+                                 recovery never reads)
 
 Exit codes: 0 the target was rewound or needed no rewind, 1 an error.
 `
