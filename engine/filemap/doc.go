@@ -20,10 +20,11 @@
 //
 // Config.Trim turns on pgrunbook's own rules on top of pg_rewind's: source
 // files that recovery of the rewound target never reads (WAL segments
-// before the redo point, the non-init forks of unlogged relations,
-// temporary relation and WAL files) are not fetched, and each such entry
-// records why (FileEntry.Skipped) and how much pg_rewind would have fetched
-// of it. Without Trim the map is pg_rewind 15's, line for line.
+// before the redo point, recycled WAL segments named past the source's WAL
+// position, the non-init forks of unlogged relations, temporary relation
+// and WAL files) are not fetched, and each such entry records why
+// (FileEntry.Skipped) and how much pg_rewind would have fetched of it.
+// Without Trim the map is pg_rewind 15's, line for line.
 //
 // Summary gives the byte counts behind pg_rewind's "need to copy N MB" line
 // and the rewind report; WriteDebug prints the map in the format of

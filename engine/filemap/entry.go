@@ -31,7 +31,8 @@ type FileEntry struct {
 	Blocks BlockSet
 	// Skipped is, when the map trims (Config.Trim), the reason this
 	// source file is not fetched although pg_rewind would fetch it; the
-	// Action is then NONE and Blocks is empty. SkippedBytes is what
+	// Action is then NONE (REMOVE for a recycled WAL segment the target
+	// has too) and Blocks is empty. SkippedBytes is what
 	// pg_rewind's decision would have fetched of it.
 	Skipped      SkipReason
 	SkippedBytes int64
