@@ -60,6 +60,7 @@ func TestLabDemo(t *testing.T) {
 		`(?m)^  last common checkpoint +[0-9A-F]+/[0-9A-F]+ \(redo [0-9A-F]+/[0-9A-F]+\) on timeline 1$`,
 		`(?m)^  WAL segments staged +\d+ from the archive \(\d+ bytes\).*; \d+ already in pg_wal$`,
 		`(?m)^  rewound +[1-9]\d* bytes fetched from pg2 in \d+ ms$`,
+		`(?m)^  transfer +compressed stream, [1-9]\d* bytes sent$`,
 		`(?m)^    COPY +[1-9]\d* files, \d+ bytes$`,
 		`(?m)^  thrown away +([9]|[1-9]\d+) commits, [1-9]\d* bytes of WAL, [1-9]\d* relations written on pg1 after the divergence$`,
 		`(?m)^    stop the old primary cleanly +ok +\d`,

@@ -128,6 +128,13 @@ func (r *demoReport) print(w io.Writer) {
 	fmt.Fprintf(tw, "  WAL segments staged\t%d from the archive (%d bytes)%s; %d already in pg_wal\n",
 		len(staged), r.stage.BytesStaged, listSuffix(staged), len(r.stage.Present))
 	fmt.Fprintf(tw, "  rewound\t%d bytes fetched from %s in %d ms\n", r.rewind.BytesFetched, r.newPrimary, r.rewind.DurationMS)
+	if r.rewind.Transfer == engine.TransferStream {
+		fmt.Fprintf(tw, "  transfer\tcompressed stream, %d bytes sent\n", r.rewind.BytesTransferred)
+	}
+	if sk := r.rewind.BytesSkipped; sk.WALBeforeRedo+sk.WALRecycled+sk.Unlogged+sk.Temp > 0 {
+		fmt.Fprintf(tw, "  left out\t%d bytes recovery never reads (WAL before redo %d, recycled WAL %d, unlogged %d, temporary %d)\n",
+			sk.WALBeforeRedo+sk.WALRecycled+sk.Unlogged+sk.Temp, sk.WALBeforeRedo, sk.WALRecycled, sk.Unlogged, sk.Temp)
+	}
 	actions := make([]string, 0, len(r.rewind.Actions))
 	for a := range r.rewind.Actions {
 		actions = append(actions, a)
