@@ -120,7 +120,7 @@ func (s *Rewind) Validate() error {
 }
 
 // Run decides whether a rewind is needed, then rewinds.
-func (s *Rewind) Run(ctx context.Context, t *runbook.Target) (runbook.Outcome, error) {
+func (s *Rewind) Run(ctx context.Context, t *runbook.Target) (_ runbook.Outcome, err error) {
 	if err := s.Validate(); err != nil {
 		return runbook.Outcome{}, fmt.Errorf("rewind: %w", err)
 	}
@@ -135,6 +135,18 @@ func (s *Rewind) Run(ctx context.Context, t *runbook.Target) (runbook.Outcome, e
 	}
 	e := newRemoteEngine(t, s.EngineBinary)
 	e.stall = stallLimit(s.StallTimeout)
+	// The stream from source_host is opened while the step finds out
+	// whether it needs it; a step that ends without using it stops it
+	// again. Under --check nothing is started on the new primary.
+	var setup *streamSetup
+	if !t.Check {
+		setup = s.prepareStream(ctx, t, e)
+	}
+	defer func() {
+		if derr := setup.discard(); derr != nil {
+			err = errors.Join(err, fmt.Errorf("rewind %s: stop the unused stream from %s: %w", s.PGData, s.SourceHost, derr))
+		}
+	}()
 	// An interrupted rewind (its marker next to PGDATA) must be finished
 	// whatever a need-check would say: the data directory is half the old
 	// primary's and half the new one's, and its pg_wal may hold torn
@@ -173,7 +185,7 @@ func (s *Rewind) Run(ctx context.Context, t *runbook.Target) (runbook.Outcome, e
 	if s.Engine == "pg_rewind" {
 		program, args = d.bin("pg_rewind"), s.pgRewindArgs()
 	}
-	stream := s.streamOrSQL(ctx, t, e, facts)
+	stream := s.takeStream(t, setup, facts)
 	if stream != nil {
 		args = append(args, stream.Args...)
 	}

@@ -90,17 +90,37 @@ func (r *streamRelay) join(c net.Conn) {
 	r.bytes.Add(down)
 }
 
+// relayBufSize is the copy buffer of each direction of a relayed
+// connection. Both ends are SSH channels whose windows hold megabytes: a
+// read takes whatever has arrived, and one write of it goes out as
+// back-to-back packets, where io.Copy's 32 KiB would mean one read and
+// one write per packet.
+const relayBufSize = 256 << 10
+
+// relayBufs recycles the copy buffers.
+var relayBufs = sync.Pool{New: func() any { b := make([]byte, relayBufSize); return &b }}
+
+// copyRelay copies src to dst with a pooled buffer (SSH channels have no
+// ReaderFrom or WriterTo; TCP connections, as with the local transport,
+// still splice in the kernel).
+func copyRelay(dst io.Writer, src io.Reader) int64 {
+	bp := relayBufs.Get().(*[]byte)
+	defer relayBufs.Put(bp)
+	n, _ := io.CopyBuffer(dst, src, *bp)
+	return n
+}
+
 // splice copies a to b and b to a until either direction ends, then
 // closes both, so that neither side waits on a peer that is gone. It
 // returns the bytes copied each way.
 func splice(a, b net.Conn) (aToB, bToA int64) {
 	done := make(chan struct{}, 2)
 	go func() {
-		aToB, _ = io.Copy(b, a)
+		aToB = copyRelay(b, a)
 		done <- struct{}{}
 	}()
 	go func() {
-		bToA, _ = io.Copy(a, b)
+		bToA = copyRelay(a, b)
 		done <- struct{}{}
 	}()
 	<-done

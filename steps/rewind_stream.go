@@ -29,13 +29,55 @@ const serveStopTimeout = 15 * time.Second
 // up it says why in an output line and returns nil: the rewind fetches
 // over SQL, as without source_host.
 func (s *Rewind) streamOrSQL(ctx context.Context, t *runbook.Target, e *remoteEngine, facts map[string]any) *sourceStream {
-	facts["transfer"] = "sql"
+	return s.takeStream(t, s.prepareStream(ctx, t, e), facts)
+}
+
+// streamSetup is a stream being opened in the background while the step
+// does what it does anyway (the need-check, the running check): shipping
+// the engine to the new primary and starting rewind-serve there take
+// longer than anything else about the stream, and none of it touches
+// either data directory.
+type streamSetup struct {
+	cancel context.CancelFunc
+	done   chan struct{}
+	st     *sourceStream
+	err    error
+	taken  bool
+}
+
+// prepareStream starts opening the stream from source_host; it returns
+// nil without source_host.
+func (s *Rewind) prepareStream(ctx context.Context, t *runbook.Target, e *remoteEngine) *streamSetup {
 	if s.SourceHost == "" {
 		return nil
 	}
-	st, err := s.openStream(ctx, t, e)
-	if err != nil {
-		why := redact(err, s.SourceServer, nil).Error()
+	sctx, cancel := context.WithCancel(ctx)
+	p := &streamSetup{cancel: cancel, done: make(chan struct{})}
+	go func() {
+		defer close(p.done)
+		p.st, p.err = s.openStream(sctx, t, e)
+		if p.st != nil {
+			// The stream's server and relay live on sctx: closing the
+			// stream releases it.
+			p.st.release = cancel
+		}
+	}()
+	return p
+}
+
+// takeStream waits for the stream being opened and records the choice in
+// facts["transfer"]. When the stream could not be set up it says why in
+// an output line and returns nil: the rewind fetches over SQL.
+func (s *Rewind) takeStream(t *runbook.Target, p *streamSetup, facts map[string]any) *sourceStream {
+	facts["transfer"] = "sql"
+	if p == nil {
+		return nil
+	}
+	<-p.done
+	p.taken = true
+	if p.err != nil {
+		p.cancel()
+		why := redact(p.err, s.SourceServer, nil).Error()
 		facts["stream_unavailable"] = why
 		if t.Output != nil {
 			t.Output("stderr", fmt.Sprintf("stream from %s unavailable: %s; fetching over SQL", s.SourceHost, why))
@@ -43,7 +85,24 @@ func (s *Rewind) streamOrSQL(ctx context.Context, t *runbook.Target, e *remoteEn
 		return nil
 	}
 	facts["transfer"] = "stream"
-	return st
+	return p.st
+}
+
+// discard stops a stream that the step ended up not using (no rewind
+// needed, a refusal, an error): its setup is cancelled and whatever it
+// had started is stopped again. It does nothing once the stream was
+// taken, and on nil.
+func (p *streamSetup) discard() error {
+	if p == nil || p.taken {
+		return nil
+	}
+	p.taken = true
+	p.cancel()
+	<-p.done
+	if p.st == nil {
+		return nil
+	}
+	return p.st.close()
 }
 
 // transferSummary describes a streamed rewind's traffic: the compressed
@@ -76,8 +135,11 @@ type sourceStream struct {
 	served    chan struct{}
 	serveLog  lastLines
 	source    string
+	peer      *runbook.Target
 	relay     *streamRelay
 	tokenDir  *workDir
+	// release ends the context the stream was opened on, once closed.
+	release context.CancelFunc
 }
 
 // serveHello is rewind-serve's one line on standard output.
@@ -96,46 +158,72 @@ func (s *Rewind) openStream(ctx context.Context, t *runbook.Target, e *remoteEng
 	if !ok {
 		return nil, fmt.Errorf("the connection to %s cannot forward a port (%T)", hostName(t), t.Conn)
 	}
-	peer, err := t.Peer(ctx, s.SourceHost)
-	if err != nil {
-		return nil, err
-	}
 	st := &sourceStream{}
+	// The old primary's side (the forwarded port, the private directory
+	// for the token) is set up while the new primary's (its connection,
+	// the engine binary, rewind-serve) is: each is a few round trips
+	// through the bastion.
+	local := make(chan error, 1)
+	var ln net.Listener
+	go func() {
+		var err error
+		if ln, err = lis.Listen(ctx, "tcp", "127.0.0.1:0"); err != nil {
+			local <- err
+			return
+		}
+		st.tokenDir, err = e.newWorkDir(ctx)
+		local <- err
+	}()
 	defer func() {
 		if err != nil {
+			if ln != nil {
+				ln.Close()
+			}
 			err = errors.Join(err, st.close())
 		}
 	}()
-	hello, err := st.startServe(ctx, peer, s.EngineBinary, s.sourcePGData(peer))
-	if err != nil {
-		return nil, err
+	hello, err := st.openServe(ctx, t, s)
+	if lerr := <-local; err == nil {
+		err = lerr
 	}
-	t.MarkSecret(hello.Token)
-	ln, err := lis.Listen(ctx, "tcp", "127.0.0.1:0")
 	if err != nil {
 		return nil, err
 	}
 	addr, _ := ln.Addr().(*net.TCPAddr)
 	if addr == nil || addr.Port == 0 {
-		ln.Close()
 		return nil, fmt.Errorf("the forwarded port on %s is unknown (%v)", hostName(t), ln.Addr())
 	}
 	st.Port = addr.Port
-	st.relay = startRelay(ln, func(ctx context.Context) (net.Conn, error) {
-		return peer.Conn.Dial(ctx, "tcp", hello.Listen)
-	})
-	if st.tokenDir, err = e.newWorkDir(ctx); err != nil {
-		return nil, err
-	}
 	tokenFile, err := st.tokenDir.writeSecret(ctx, "stream-token", hello.Token+"\n")
 	if err != nil {
 		return nil, err
 	}
+	peer := st.peer
+	st.relay = startRelay(ln, func(ctx context.Context) (net.Conn, error) {
+		return peer.Conn.Dial(ctx, "tcp", hello.Listen)
+	})
+	ln = nil // the relay owns it now
 	st.Args = []string{
 		fmt.Sprintf("--source-stream=127.0.0.1:%d", st.Port),
 		"--source-stream-token-file=" + tokenFile,
 	}
 	return st, nil
+}
+
+// openServe opens the connection to source_host and starts rewind-serve
+// there; the token it prints is marked secret at once.
+func (st *sourceStream) openServe(ctx context.Context, t *runbook.Target, s *Rewind) (serveHello, error) {
+	peer, err := t.Peer(ctx, s.SourceHost)
+	if err != nil {
+		return serveHello{}, err
+	}
+	st.peer = peer
+	hello, err := st.startServe(ctx, peer, s.EngineBinary, s.sourcePGData(peer))
+	if err != nil {
+		return serveHello{}, err
+	}
+	t.MarkSecret(hello.Token)
+	return hello, nil
 }
 
 // sourcePGData is source_pgdata, else the source host's pgdata variable,
@@ -231,22 +319,31 @@ func (st *sourceStream) explain(err error) error {
 
 // close stops the server, the relay and removes the token file, whatever
 // state openStream got to. The server's command is cancelled, which makes
-// the transport's watchdog kill it on the new primary.
+// the transport's watchdog kill it on the new primary. The three are
+// independent (each a round trip through the bastion at most) and are
+// undone at once.
 func (st *sourceStream) close() error {
-	var errs []error
+	errs := make([]error, 3)
+	var wg sync.WaitGroup
 	if st.relay != nil {
-		errs = append(errs, st.relay.close())
+		wg.Go(func() { errs[0] = st.relay.close() })
 	}
 	if st.stopServe != nil {
-		st.stopServe()
-		select {
-		case <-st.served:
-		case <-time.After(serveStopTimeout):
-			errs = append(errs, fmt.Errorf("stop rewind-serve: its command did not return within %s", serveStopTimeout))
-		}
+		wg.Go(func() {
+			st.stopServe()
+			select {
+			case <-st.served:
+			case <-time.After(serveStopTimeout):
+				errs[1] = fmt.Errorf("stop rewind-serve: its command did not return within %s", serveStopTimeout)
+			}
+		})
 	}
 	if st.tokenDir != nil {
-		errs = append(errs, st.tokenDir.remove())
+		wg.Go(func() { errs[2] = st.tokenDir.remove() })
+	}
+	wg.Wait()
+	if st.release != nil {
+		st.release()
 	}
 	return errors.Join(errs...)
 }
