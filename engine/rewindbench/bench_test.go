@@ -86,6 +86,14 @@ func BenchmarkRewind(b *testing.B) {
 		}
 	}
 	tbl.print()
+	// Every contender should have rewound from the same source: one
+	// that wrote a new WAL segment since the setup gave the later ones
+	// more to fetch.
+	moved, err := p.sourceMoved(ctx)
+	if err != nil {
+		b.Fatal(err)
+	}
+	fmt.Printf("source: its WAL moved %d kB while the contenders ran (a new 16 MB segment would give the later ones more to fetch)\n", moved/1024)
 }
 
 // benchContender rewinds b.N fresh copies with c over l and returns the

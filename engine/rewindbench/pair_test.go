@@ -18,8 +18,9 @@ import (
 const rewindRole = "rewinder"
 
 // defaultScale makes pgbench's database about 160 MB, of which pg_rewind
-// copies about 350 MB (the rewritten pgbench_accounts, its index and the
-// source's pg_wal): some 30 s through the 100 Mbit/s link.
+// copies about 450 MB (the rewritten pgbench_accounts and its index, and
+// the source's pg_wal since the last common checkpoint): some 40 s
+// through the 100 Mbit/s link.
 const defaultScale = 10
 
 // benchConf overrides pgcluster's test settings where they would distort a
@@ -38,9 +39,16 @@ var benchConf = []string{
 // sourceConf keeps the new primary's pg_wal the size a production
 // server's would be: both rewinders copy every segment in it, so a pg_wal
 // holding the whole load would turn the benchmark into a file copy.
+//
+// Autovacuum is off on the source, and settle does its work once before
+// the contenders: otherwise the source would write WAL between them (a
+// vacuum, or the first read of a table setting hint bits, which
+// wal_log_hints logs as a full page image of each page) and a later
+// contender would fetch a bigger pg_wal than an earlier one.
 var sourceConf = []string{
 	"max_wal_size = 1GB",
 	"wal_keep_size = 128MB",
+	"autovacuum = off",
 }
 
 // pair is the diverged pair every contender rewinds: the stopped old
@@ -60,6 +68,8 @@ type pair struct {
 	updatedRows, totalRows int64
 	// oldSums is the old primary's tables checksum at its stop.
 	oldSums string
+	// sourceLSN is where the new primary's WAL ended once settled.
+	sourceLSN pgcluster.LSN
 }
 
 var (
@@ -156,7 +166,10 @@ func (p *pair) build(ctx context.Context) error {
 	if err := p.failOver(ctx); err != nil {
 		return err
 	}
-	return p.diverge(ctx)
+	if err := p.diverge(ctx); err != nil {
+		return err
+	}
+	return p.settle(ctx)
 }
 
 // buildBinary builds cmd/pgrunbook where postgres can run it.
@@ -260,6 +273,37 @@ func (p *pair) diverge(ctx context.Context) error {
 		return err
 	}
 	return c.Stop(ctx, pgcluster.StopFast)
+}
+
+// settle leaves the new primary with nothing more to write while the
+// contenders rewind from it: VACUUM (FREEZE) sets every hint bit and
+// freezes every row (what the verification's reads, or autovacuum, would
+// otherwise log later), then a checkpoint. sourceLSN records where its
+// WAL then ends.
+func (p *pair) settle(ctx context.Context) error {
+	c := p.newPrimary
+	if err := c.Exec(ctx, "postgres", "VACUUM (FREEZE, ANALYZE)"); err != nil {
+		return err
+	}
+	if err := c.Checkpoint(ctx); err != nil {
+		return err
+	}
+	lsn, err := c.CurrentLSN(ctx)
+	if err != nil {
+		return err
+	}
+	p.sourceLSN = lsn
+	return nil
+}
+
+// sourceMoved says how far the new primary's WAL moved since settle, so
+// that a run whose source changed under it says so; 0 when it did not.
+func (p *pair) sourceMoved(ctx context.Context) (int64, error) {
+	lsn, err := p.newPrimary.CurrentLSN(ctx)
+	if err != nil {
+		return 0, err
+	}
+	return int64(lsn) - int64(p.sourceLSN), nil
 }
 
 // sumsQuery fingerprints pgbench's tables: row counts, balances and a
