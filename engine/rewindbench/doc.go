@@ -24,7 +24,7 @@
 // links): pg_rewind then copies about 450 MB, some 40 s at 100 Mbit/s,
 // and the whole run takes under five minutes on two cores. The data is
 // pgbench's as before, only less of it; PGRUNBOOK_BENCH_SCALE=70 gives the
-// earlier 1 GB pair (about 2.2 GB copied by pg_rewind, four minutes per
+// earlier 1 GB pair (about 2.2 GB copied by pg_rewind, three minutes per
 // SQL contender at 100 Mbit/s).
 //
 // # Links
