@@ -123,15 +123,13 @@ func digestFile(p string) (fileDigest, error) {
 
 // ensureScript prints the size of $1 if it exists; otherwise it creates
 // its directory with mode 0755 (world-searchable, so that the become user
-// can run the binary) and exits 45 when the host has zstd, else 44.
-const ensureScript = `if [ -f "$1" ]; then exec stat -c %s -- "$1"; fi; mkdir -p -m 0755 -- "$2" || exit 1
-if command -v zstd >/dev/null 2>&1; then exit 45; fi; exit 44`
+// can run the binary) and exits 44.
+const ensureScript = `if [ -f "$1" ]; then exec stat -c %s -- "$1"; fi; mkdir -p -m 0755 -- "$2" || exit 1; exit 44`
 
 // install uploads the binary to remote_dir/pgrunbook-<sha256> unless a
 // file of that name and size is already there (the name is the content's
 // hash, and uploads are atomic, so a file with the right size is whole),
-// and returns its remote path and whether it uploaded. It goes compressed
-// when the host has zstd to decompress it, as it is otherwise.
+// and returns its remote path and whether it uploaded.
 func (e *remoteEngine) install(ctx context.Context) (string, bool, error) {
 	p, err := hostPlatform(ctx, e.t.Conn)
 	if err != nil {
@@ -151,23 +149,14 @@ func (e *remoteEngine) install(ctx context.Context) (string, bool, error) {
 	if err != nil {
 		return "", false, fmt.Errorf("look for %s: %w", dest, err)
 	}
-	codec := ""
 	switch res.ExitCode {
 	case 0:
 		if strings.TrimSpace(res.Stdout) == strconv.FormatInt(d.Size, 10) {
 			return dest, false, nil
 		}
 	case absentRC:
-	case absentZstdRC:
-		codec = "zstd"
 	default:
 		return "", false, fmt.Errorf("prepare %s: %w", e.remoteDir, failure(res))
-	}
-	if codec != "" {
-		if err := e.uploadPacked(ctx, bin, d, dest, codec); err != nil {
-			return "", false, err
-		}
-		return dest, true, nil
 	}
 	f, err := os.Open(bin)
 	if err != nil {
