@@ -32,6 +32,10 @@ type ClientOptions struct {
 	// engine passes its SQL source, which reads them as pg_rewind would.
 	// Without it such a file fails the fetch.
 	Fallback func(ctx context.Context, ranges []source.Range, sink source.Sink) error
+	// Compress asks the server to compress every frame, none, or (the
+	// default, CompressAuto) as the connection's speed calls for
+	// (--source-stream-compress).
+	Compress Compression
 }
 
 // Client fetches file ranges from a stream server. The connection that
@@ -44,6 +48,9 @@ type Client struct {
 	opts  ClientOptions
 
 	transferred atomic.Int64
+	// envelopesRaw and envelopesZstd count the frames received raw and
+	// compressed, for tests and debug messages.
+	envelopesRaw, envelopesZstd atomic.Int64
 	// first is the identity the first handshake returned; later
 	// connections must find the same.
 	first atomic.Pointer[Identity]
@@ -61,8 +68,8 @@ func NewClient(addr string, token []byte, opts ClientOptions) *Client {
 // Addr is the server's address, for messages.
 func (c *Client) Addr() string { return c.addr }
 
-// Transferred is the number of compressed bytes received by Fetch so far:
-// what crossed the network for file data.
+// Transferred is the number of bytes received by Fetch so far, compressed
+// or raw as they came: what crossed the network for file data.
 func (c *Client) Transferred() int64 { return c.transferred.Load() }
 
 func (c *Client) debugf(format string, args ...any) {
@@ -104,8 +111,9 @@ func (c *Client) handshake(ctx context.Context, conn net.Conn) (Identity, error)
 	defer conn.SetDeadline(time.Time{})
 	hello := encoder{b: append([]byte(Magic), c.token...)}
 	hello.u8(frameHello)
-	hello.u32(2)
+	hello.u32(3)
 	hello.u16(Version)
+	hello.u8(byte(c.opts.Compress))
 	if _, err := conn.Write(hello.b); err != nil {
 		return Identity{}, c.handshakeErr(ctx, "send token", err)
 	}

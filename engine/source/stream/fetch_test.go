@@ -1,10 +1,12 @@
 package stream
 
 import (
+	"bytes"
 	"context"
 	"encoding/binary"
 	"io"
 	"net"
+	"slices"
 	"strings"
 	"testing"
 
@@ -21,7 +23,7 @@ func fakeServer(t *testing.T, answer func(w io.Writer)) ClientOptions {
 		client, server := net.Pipe()
 		go func() {
 			defer server.Close()
-			opening := make([]byte, len(Magic)+TokenSize+5+2)
+			opening := make([]byte, len(Magic)+TokenSize+5+3)
 			if _, err := io.ReadFull(server, opening); err != nil {
 				return
 			}
@@ -35,20 +37,42 @@ func fakeServer(t *testing.T, answer func(w io.Writer)) ClientOptions {
 	}}
 }
 
-// compressed writes frames into a zstd stream on w; cut, when positive,
-// stops the raw stream after that many bytes.
-func compressed(frames func(w io.Writer), cut int) func(w io.Writer) {
+// enveloped writes the frames that frames writes each in an envelope on
+// w, the kinds taken in turn from kinds (a kind 'z' is zstd-compressed,
+// any other is written as it is); cut, when positive, stops the stream
+// after that many bytes. A frame whose length runs past the end goes in
+// an envelope with what there is.
+func enveloped(kinds string, frames func(w io.Writer), cut int) func(w io.Writer) {
 	return func(w io.Writer) {
-		var buf strings.Builder
-		enc, _ := zstd.NewWriter(&buf)
-		frames(enc)
-		enc.Close()
-		raw := buf.String()
-		if cut > 0 {
-			raw = raw[:min(cut, len(raw))]
+		var plain bytes.Buffer
+		frames(&plain)
+		b := plain.Bytes()
+		enc, _ := zstd.NewWriter(nil)
+		var out []byte
+		for i := 0; len(b) > 0; i++ {
+			n := len(b)
+			if len(b) >= 5 {
+				n = min(n, 5+int(binary.BigEndian.Uint32(b[1:5])))
+			}
+			frame := b[:n]
+			b = b[n:]
+			kind := kinds[i%len(kinds)]
+			if kind == envelopeZstd {
+				frame = enc.EncodeAll(frame, nil)
+			}
+			hdr := envelopeHeader(kind, len(frame))
+			out = append(append(out, hdr[:]...), frame...)
 		}
-		io.WriteString(w, raw)
+		if cut > 0 {
+			out = out[:min(cut, len(out))]
+		}
+		w.Write(out)
 	}
+}
+
+// compressed envelopes every frame with zstd.
+func compressed(frames func(w io.Writer), cut int) func(w io.Writer) {
+	return enveloped("z", frames, cut)
 }
 
 func writeData(w io.Writer, path string, off int64, flags byte, data []byte) {
@@ -70,8 +94,35 @@ func TestFetchBadStreams(t *testing.T) {
 			writeData(w, "base/5/2", 0, pieceLast, block)
 			writeFrame(w, frameDone, nil)
 		}, 30), `stream from fake:1 lost while fetching "base/5/1"`},
-		{"garbage instead of zstd", func(w io.Writer) { io.WriteString(w, strings.Repeat("garbage!", 100)) },
-			`stream server at fake:1 sent garbage while fetching "base/5/1"`},
+		{"garbage instead of envelopes", func(w io.Writer) { io.WriteString(w, strings.Repeat("garbage!", 100)) },
+			`stream server at fake:1 sent garbage while fetching "base/5/1": bad envelope: unknown kind 0x67`},
+		{"unknown envelope kind after good ones", enveloped("rzR", func(w io.Writer) {
+			writeData(w, "base/5/1", 0, pieceLast, block)
+			writeData(w, "base/5/2", 0, 0, block[:100])
+			writeData(w, "base/5/2", 100, pieceLast, block[:100])
+		}, 0), `sent garbage while fetching "base/5/2": bad envelope: unknown kind 0x52`},
+		{"envelope too large", func(w io.Writer) {
+			hdr := envelopeHeader(envelopeRaw, 64<<20)
+			w.Write(hdr[:])
+		}, `sent garbage while fetching "base/5/1": bad envelope: 67108864 bytes`},
+		{"zstd envelope that does not decompress", func(w io.Writer) {
+			hdr := envelopeHeader(envelopeZstd, 16)
+			w.Write(hdr[:])
+			io.WriteString(w, "not a zstd frame")
+		}, `sent garbage while fetching "base/5/1": bad envelope: decompress`},
+		{"two frames in one envelope", func(w io.Writer) {
+			var two bytes.Buffer
+			writeData(&two, "base/5/1", 0, pieceLast, block)
+			writeFrame(&two, frameDone, nil)
+			hdr := envelopeHeader(envelopeRaw, two.Len())
+			w.Write(hdr[:])
+			w.Write(two.Bytes())
+		}, `sent garbage while fetching "base/5/1": bad envelope: frame 'D' of 8211 bytes in 8216`},
+		{"envelope shorter than a frame header", func(w io.Writer) {
+			hdr := envelopeHeader(envelopeRaw, 3)
+			w.Write(hdr[:])
+			w.Write([]byte{frameDone, 0, 0})
+		}, `bad envelope: 3 bytes, not a frame`},
 		{"unknown frame", compressed(func(w io.Writer) {
 			writeData(w, "base/5/1", 0, pieceLast, block)
 			writeFrame(w, 'Q', []byte("?"))
@@ -120,7 +171,7 @@ func TestHandshakeClosed(t *testing.T) {
 	c := NewClient("127.0.0.1:7", make([]byte, TokenSize), ClientOptions{Dial: func(context.Context, string) (net.Conn, error) {
 		client, server := net.Pipe()
 		go func() {
-			io.ReadFull(server, make([]byte, len(Magic)+TokenSize+7))
+			io.ReadFull(server, make([]byte, len(Magic)+TokenSize+8))
 			server.Close()
 		}()
 		return client, nil
@@ -133,17 +184,30 @@ func TestHandshakeClosed(t *testing.T) {
 }
 
 func TestFetchGood(t *testing.T) {
-	ranges := []source.Range{{Path: "base/5/1", Length: 8192}, {Path: "base/5/2", Offset: 8192, Length: 8192}}
-	c := NewClient("fake:1", make([]byte, TokenSize), fakeServer(t, compressed(func(w io.Writer) {
-		writeData(w, "base/5/1", 0, pieceLast, make([]byte, 8192))
-		writeData(w, "base/5/2", 8192, pieceVanished|pieceLast, nil)
-		writeFrame(w, frameDone, nil)
-	}, 0)))
-	col := newCollector()
-	if err := c.Fetch(context.Background(), ranges, col.sink); err != nil {
-		t.Fatal(err)
-	}
-	if len(col.files["base/5/1"]) != 8192 || !col.vanished["base/5/2"] {
-		t.Fatalf("files %d bytes, vanished %v", len(col.files["base/5/1"]), col.vanished)
+	ranges := []source.Range{{Path: "base/5/1", Length: 3 * 8192}, {Path: "base/5/2", Offset: 8192, Length: 8192}}
+	block := func(b byte) []byte { return bytes.Repeat([]byte{b}, 8192) }
+	for _, kinds := range []string{"z", "r", "rz", "zzr"} {
+		t.Run(kinds, func(t *testing.T) {
+			c := NewClient("fake:1", make([]byte, TokenSize), fakeServer(t, enveloped(kinds, func(w io.Writer) {
+				writeData(w, "base/5/1", 0, 0, block(1))
+				writeData(w, "base/5/1", 8192, 0, block(2))
+				writeData(w, "base/5/1", 2*8192, pieceLast, block(3))
+				writeData(w, "base/5/2", 8192, pieceVanished|pieceLast, nil)
+				writeFrame(w, frameDone, nil)
+			}, 0)))
+			col := newCollector()
+			if err := c.Fetch(context.Background(), ranges, col.sink); err != nil {
+				t.Fatal(err)
+			}
+			want := slices.Concat(block(1), block(2), block(3))
+			if !bytes.Equal(col.files["base/5/1"], want) || !col.vanished["base/5/2"] {
+				t.Fatalf("files %d bytes (want %d, the three blocks in order), vanished %v", len(col.files["base/5/1"]), len(want), col.vanished)
+			}
+			raw, packed := c.envelopesRaw.Load(), c.envelopesZstd.Load()
+			wantRaw := int64(strings.Count(strings.Repeat(kinds, 5)[:5], "r"))
+			if raw != wantRaw || raw+packed != 5 {
+				t.Errorf("received %d raw and %d compressed envelopes; want %d raw of 5", raw, packed, wantRaw)
+			}
+		})
 	}
 }

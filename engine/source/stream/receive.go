@@ -9,8 +9,6 @@ import (
 	"sync/atomic"
 	"syscall"
 
-	"github.com/klauspost/compress/zstd"
-
 	"github.com/pgrunbook/pgrunbook/engine/source"
 )
 
@@ -26,20 +24,22 @@ func (c countingReader) Read(p []byte) (int, error) {
 	return n, err
 }
 
-// receive reads the zstd stream of answers and checks that they answer the
+// receive reads the envelopes of answers and checks that they answer the
 // ranges in order; it returns the ranges the server refused.
 func (c *Client) receive(conn net.Conn, rs []source.Range, sink source.Sink) ([]refusal, error) {
-	dec, err := zstd.NewReader(countingReader{r: bufio.NewReaderSize(conn, 256<<10), n: &c.transferred},
-		zstd.WithDecoderConcurrency(2), zstd.WithDecoderMaxWindow(8<<20))
+	er, err := newEnvelopeReader(countingReader{r: bufio.NewReaderSize(conn, 256<<10), n: &c.transferred})
 	if err != nil {
-		return nil, fmt.Errorf("start decompressor: %w", err)
+		return nil, err
 	}
-	defer dec.Close()
+	defer func() {
+		er.close()
+		c.envelopesRaw.Add(int64(er.raw))
+		c.envelopesZstd.Add(int64(er.zstd))
+	}()
 	v := verifier{ranges: rs}
 	var refused []refusal
-	buf := make([]byte, maxFrame)
 	for {
-		typ, p, err := readFrame(dec, buf)
+		typ, p, err := er.next()
 		if err != nil {
 			if errors.Is(err, io.EOF) {
 				err = io.ErrUnexpectedEOF

@@ -136,49 +136,64 @@ func (s *Server) serveConn(ctx context.Context, conn net.Conn) {
 	stop := context.AfterFunc(ctx, func() { conn.Close() })
 	defer stop()
 	peer := conn.RemoteAddr()
-	if err := s.handshake(conn); err != nil {
+	mode, err := s.handshake(conn)
+	if err != nil {
 		s.logf("connection from %s: %v", peer, err)
 		return
 	}
-	if err := s.session(ctx, conn); err != nil {
+	if err := s.session(ctx, conn, mode); err != nil {
 		s.logf("connection from %s: %v", peer, err)
 		return
 	}
 }
 
 // handshake checks the magic and the token, reads the hello and answers
-// with the identity, all within handshakeTimeout.
-func (s *Server) handshake(conn net.Conn) error {
+// with the identity, all within handshakeTimeout. It returns the
+// compression the client asked for.
+func (s *Server) handshake(conn net.Conn) (Compression, error) {
 	conn.SetDeadline(time.Now().Add(handshakeTimeout))
 	defer conn.SetDeadline(time.Time{})
 	prelude := make([]byte, len(Magic)+TokenSize)
 	if _, err := io.ReadFull(conn, prelude); err != nil {
-		return fmt.Errorf("read token: %w", err)
+		return 0, fmt.Errorf("read token: %w", err)
 	}
 	if string(prelude[:len(Magic)]) != Magic {
-		return errors.New("not a stream client (bad magic), dropped")
+		return 0, errors.New("not a stream client (bad magic), dropped")
 	}
 	if subtle.ConstantTimeCompare(prelude[len(Magic):], s.Token) != 1 {
 		// The refusal is said, so the client can tell a wrong token
 		// from a lost connection.
 		writeFrame(conn, frameError, errorFrame(codeToken, "wrong token"))
-		return errors.New("wrong token, dropped")
+		return 0, errors.New("wrong token, dropped")
 	}
-	typ, _, err := readFrame(conn, nil)
+	typ, hello, err := readFrame(conn, nil)
 	if err != nil {
-		return fmt.Errorf("read hello: %w", err)
+		return 0, fmt.Errorf("read hello: %w", err)
 	}
 	if typ != frameHello {
 		writeFrame(conn, frameError, errorFrame(codeRequest, fmt.Sprintf("expected a hello frame, got %q", typ)))
-		return fmt.Errorf("expected a hello frame, got %q", typ)
+		return 0, fmt.Errorf("expected a hello frame, got %q", typ)
+	}
+	hd := decoder{b: hello}
+	version, mode := hd.u16(), Compression(hd.u8())
+	switch {
+	case hd.done("hello") != nil || version != Version:
+		// A client of another version is told in its own words: the
+		// error frame has kept its form since version 1.
+		msg := fmt.Sprintf("server speaks protocol version %d, the client another (run the same pgrunbook on both sides)", Version)
+		writeFrame(conn, frameError, errorFrame(codeRequest, msg))
+		return 0, errors.New(msg)
+	case !mode.valid():
+		writeFrame(conn, frameError, errorFrame(codeRequest, fmt.Sprintf("unknown compression %d", mode)))
+		return 0, fmt.Errorf("unknown compression %d", mode)
 	}
 	id, err := ReadIdentity(s.DataDir)
 	if err != nil {
 		writeFrame(conn, frameError, errorFrame(codeRead, err.Error()))
-		return err
+		return 0, err
 	}
 	if err := writeFrame(conn, frameIdentity, encodeIdentity(id)); err != nil {
-		return fmt.Errorf("send identity: %w", err)
+		return 0, fmt.Errorf("send identity: %w", err)
 	}
-	return nil
+	return mode, nil
 }

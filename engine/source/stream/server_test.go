@@ -80,6 +80,13 @@ func startServer(t *testing.T, dir string) (string, []byte) {
 	must(t, err)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	must(t, err)
+	serveOn(t, dir, token, ln)
+	return ln.Addr().String(), token
+}
+
+// serveOn serves dir on ln until the test ends.
+func serveOn(t *testing.T, dir string, token []byte, ln net.Listener) {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	srv := &Server{DataDir: dir, Token: token, Logf: t.Logf}
@@ -90,7 +97,6 @@ func startServer(t *testing.T, dir string) (string, []byte) {
 			t.Errorf("Serve: %v", err)
 		}
 	})
-	return ln.Addr().String(), token
 }
 
 // collector is a sink that rebuilds the files and checks the Sink rules;
@@ -134,15 +140,17 @@ func TestFetchRoundTrip(t *testing.T) {
 	t.Parallel()
 	dir, files := fakeDataDir(t)
 	addr, token := startServer(t, dir)
-	for _, jobs := range []int{1, 3} {
-		t.Run(fmt.Sprintf("jobs %d", jobs), func(t *testing.T) {
-			testFetchRoundTrip(t, addr, token, dir, files, jobs)
-		})
+	for _, mode := range []Compression{CompressAuto, CompressAlways, CompressNever} {
+		for _, jobs := range []int{1, 3} {
+			t.Run(fmt.Sprintf("%s jobs %d", mode, jobs), func(t *testing.T) {
+				testFetchRoundTrip(t, addr, token, dir, files, jobs, mode)
+			})
+		}
 	}
 }
 
-func testFetchRoundTrip(t *testing.T, addr string, token []byte, dir string, files map[string][]byte, jobs int) {
-	c := NewClient(addr, token, ClientOptions{Jobs: jobs})
+func testFetchRoundTrip(t *testing.T, addr string, token []byte, dir string, files map[string][]byte, jobs int, mode Compression) {
+	c := NewClient(addr, token, ClientOptions{Jobs: jobs, Compress: mode})
 	defer c.Close()
 	id, err := c.Identity(context.Background())
 	must(t, err)
@@ -185,9 +193,29 @@ func testFetchRoundTrip(t *testing.T, addr string, token []byte, dir string, fil
 	if len(tb) != 20000 || !bytes.Equal(tb[16384:], files["pg_tblspc/16400/PG_15_1/5/16401"][16384:]) {
 		t.Errorf("tablespace range: %d bytes", len(tb))
 	}
-	raw := int64(40*8192 + len(files["base/5/16384"]) + len(files["base/5/16385"]))
-	if tr := c.Transferred(); tr <= 0 || tr > raw {
-		t.Errorf("Transferred = %d; want some, below the %d raw bytes of compressible data", tr, raw)
+	// The file data fetched, without the frames' headers.
+	data := int64(40*8192 + len(files["base/5/16384"]) + len("port = 5432\n") + len(files["base/5/exact"]) + 3616)
+	tr := c.Transferred()
+	switch mode {
+	case CompressAlways:
+		// base/5/16384 is 3 MB that compress to almost nothing.
+		if tr <= 0 || tr > data-2<<20 {
+			t.Errorf("Transferred = %d; want some, at least 2 MiB below the %d bytes of data, much of it compressible", tr, data)
+		}
+		if c.envelopesRaw.Load() != 0 {
+			t.Errorf("%d frames came raw; want all compressed", c.envelopesRaw.Load())
+		}
+	case CompressNever:
+		if tr < data {
+			t.Errorf("Transferred = %d; want at least the %d bytes of data, all raw", tr, data)
+		}
+		if c.envelopesZstd.Load() != 0 {
+			t.Errorf("%d frames came compressed; want all raw", c.envelopesZstd.Load())
+		}
+	default:
+		if tr <= 0 {
+			t.Errorf("Transferred = %d; want some", tr)
+		}
 	}
 }
 

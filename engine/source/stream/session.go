@@ -14,7 +14,7 @@ import (
 )
 
 // readAhead is how many pieces the file reader may be ahead of the
-// compressors: enough to keep them busy, little enough that a session
+// compressors and the sender: enough to keep them busy, little enough that a session
 // holds about 10 MiB.
 const readAhead = 8
 
@@ -25,11 +25,12 @@ type request struct {
 	err error
 }
 
-// session answers the ranges the client sends, in order, in one zstd
-// stream: the request reader, the file reader, the compressors and the
-// sender run concurrently, so reading files, compressing and sending
-// overlap, and the client never waits a round trip per range.
-func (s *Server) session(ctx context.Context, conn net.Conn) error {
+// session answers the ranges the client sends, in order, each frame
+// compressed or raw as mode and the connection's speed say: the request
+// reader, the file reader, the compressors and the sender run
+// concurrently, so reading files, compressing and sending overlap, and the
+// client never waits a round trip per range.
+func (s *Server) session(ctx context.Context, conn net.Conn, mode Compression) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	reqs := make(chan request, maxRangesPerFrame)
@@ -48,7 +49,7 @@ func (s *Server) session(ctx context.Context, conn net.Conn) error {
 		defer dd.close()
 		readFiles(ctx, dd, reqs, answers)
 	}()
-	err := s.compress(ctx, cancel, conn, answers)
+	err := s.compress(ctx, cancel, conn, answers, mode)
 	linger(conn)
 	wg.Wait()
 	return err

@@ -12,7 +12,7 @@ import (
 const Magic = "PGRBSTR1"
 
 // Version is the protocol version the hello carries.
-const Version = 1
+const Version = 2
 
 // Frame types. Client to server: hello, ranges, end. Server to client:
 // identity and error before the compressed stream starts; data, done and
