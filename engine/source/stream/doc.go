@@ -1,5 +1,6 @@
 // Package stream carries a rewind's file data from the new primary to the
-// engine as one zstd-compressed stream, instead of as bytea rows over SQL.
+// engine over one connection, each frame zstd-compressed or raw as the
+// link's speed calls for, instead of as bytea rows over SQL.
 // The server side (`pgrunbook rewind-serve`) runs as the database OS user
 // on the source host and reads its PGDATA; the client side is the engine's
 // Fetch. Listings, pg_control, history files and the final insert LSN still
@@ -14,7 +15,9 @@
 //
 // The client opens with the 8 bytes "PGRBSTR1" and the 32-byte token the
 // server printed at start, then a hello frame ('H': protocol version,
-// 2 bytes). A wrong magic is dropped silently; a wrong token gets an error
+// 2 bytes, now 2; then the compression asked for, 1 byte: 0 auto, 1
+// always, 2 never). A hello of another version or with an unknown
+// compression gets an error frame with code 2. A wrong magic is dropped silently; a wrong token gets an error
 // frame with code 1 and is dropped. Otherwise the server answers, still
 // uncompressed, with an identity frame ('I': version 2 bytes, system
 // identifier 8 bytes from global/pg_control, a byte saying whether
@@ -28,14 +31,25 @@
 // and an end frame ('E', empty). It does not wait for answers between
 // frames. Adjacent ranges of one file are merged before they are sent.
 //
-// Everything the server sends after the identity is one zstd stream
-// (fastest level), made of one independent zstd frame per protocol frame:
-// the frames are compressed concurrently on every CPU and sent in order,
-// each complete when sent, so nothing waits in the compressor for a flush,
-// and any zstd stream decoder reads the concatenation as one stream. In it
-// each range is answered, in order, by data
-// frames ('D': flags 1 byte, offset 8, path, then the data) of at most
-// 1 MiB; flag 1 marks the last frame of a range, flag 2 a file that
+// Every frame the server sends after the identity travels in an
+// envelope: a kind byte, a 4-byte big-endian body length and the body,
+// which holds exactly one frame, as it is (kind 'r') or as one
+// independent zstd frame (kind 'z', fastest level, no checksum). A body
+// longer than 1 MiB + 128 KiB + 5, an unknown kind, or a body that is not
+// exactly one frame is garbage. The server decides the kind per frame:
+// it times every write to the connection and every compression, and
+// compresses while compressed frames would get through faster than raw
+// ones, that is while the connection takes bytes more slowly than the
+// compressors (a slow link, an SSH relay); while writes return at once
+// (loopback, a fast network) it sends the frames raw and spends no CPU
+// on them. Until it has measured both it compresses, and frames under
+// 256 bytes always go raw. The client may insist on either kind instead.
+// Compressed frames are built concurrently on every CPU and sent in
+// order, each complete when sent, so nothing waits in the compressor for
+// a flush.
+//
+// In the envelopes each range is answered, in order, by data frames ('D':
+// flags 1 byte, offset 8, path, then the data) of at most 1 MiB; flag 1 marks the last frame of a range, flag 2 a file that
 // does not exist (no data, always last) and flag 4 a file the server will
 // not open because a symbolic link leads out of PGDATA (the reason instead
 // of data, always last; the client fetches it another way, the engine
@@ -50,7 +64,7 @@
 // an os.Root, so nothing outside PGDATA is reachable except through the
 // pg_tblspc/<oid> and pg_wal links PostgreSQL makes. It reads ahead while
 // the previous pieces are compressed and sent, straight into the buffer
-// the frame is built in.
+// the frame is built in; a raw frame is sent from that buffer.
 //
 // # Use
 //
@@ -64,7 +78,7 @@
 //
 // The client:
 //
-//	c := stream.NewClient("127.0.0.1:7000", token, stream.ClientOptions{})
+//	c := stream.NewClient("127.0.0.1:7000", token, stream.ClientOptions{Compress: stream.CompressAuto})
 //	id, err := c.Identity(ctx) // compare id with the SQL connection's view
 //	...
 //	err = c.Fetch(ctx, ranges, w.Write)

@@ -1,0 +1,136 @@
+package stream
+
+import (
+	"context"
+	"errors"
+	"math/rand/v2"
+	"net"
+	"os"
+	"path/filepath"
+	"runtime"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/pgrunbook/pgrunbook/engine/source"
+)
+
+// pipeListener hands out the server ends of net.Pipes: a connection
+// without buffers, so every write waits for the reader.
+type pipeListener struct {
+	conns  chan net.Conn
+	closed chan struct{}
+	once   sync.Once
+}
+
+func newPipeListener() *pipeListener {
+	return &pipeListener{conns: make(chan net.Conn), closed: make(chan struct{})}
+}
+
+func (l *pipeListener) Accept() (net.Conn, error) {
+	select {
+	case c := <-l.conns:
+		return c, nil
+	case <-l.closed:
+		return nil, net.ErrClosed
+	}
+}
+
+func (l *pipeListener) Close() error {
+	l.once.Do(func() { close(l.closed) })
+	return nil
+}
+
+func (l *pipeListener) Addr() net.Addr { return &net.UnixAddr{Name: "pipe", Net: "pipe"} }
+
+func (l *pipeListener) dial(ctx context.Context, _ string) (net.Conn, error) {
+	client, server := net.Pipe()
+	select {
+	case l.conns <- server:
+		return client, nil
+	case <-l.closed:
+		return nil, errors.New("listener closed")
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+// slowConn reads at most 64 KiB at a time at about rate bytes a second,
+// as a slow link delivers.
+type slowConn struct {
+	net.Conn
+	rate float64
+}
+
+func (c slowConn) Read(p []byte) (int, error) {
+	n, err := c.Conn.Read(p[:min(len(p), 64<<10)])
+	time.Sleep(time.Duration(float64(n) / c.rate * float64(time.Second)))
+	return n, err
+}
+
+// pagesFile writes a file of n bytes that compresses like table pages:
+// each 8 KiB page half random, half zeros.
+func pagesFile(t *testing.T, dir, rel string, n int) {
+	t.Helper()
+	rng := rand.New(rand.NewPCG(3, 4))
+	b := make([]byte, n)
+	for off := 0; off < n; off += 8192 {
+		for i := off; i < min(off+4096, n); i += 8 {
+			v := rng.Uint64()
+			for j := 0; j < 8 && i+j < n; j++ {
+				b[i+j] = byte(v >> (8 * j))
+			}
+		}
+	}
+	must(t, os.WriteFile(filepath.Join(dir, rel), b, 0o600))
+}
+
+// TestPacer checks that auto compression compresses most frames for a
+// client behind a slow link and sends most raw to one that keeps up.
+func TestPacer(t *testing.T) {
+	t.Parallel()
+	dir, _ := fakeDataDir(t)
+	const size = 24 << 20
+	pagesFile(t, dir, "base/5/pages", size)
+	// Before the first frames are measured, the pacer compresses the
+	// frames already queued and read ahead.
+	unmeasured := int64(2*runtime.GOMAXPROCS(0) + readAhead + 2)
+	pipes := newPipeListener()
+	token, _, err := NewToken()
+	must(t, err)
+	serveOn(t, dir, token, pipes)
+	tcpAddr, tcpToken := startServer(t, dir)
+	cases := []struct {
+		name       string
+		addr       string
+		token      []byte
+		dial       func(ctx context.Context, addr string) (net.Conn, error)
+		compressed bool
+	}{
+		{"slow link", "pipe", token, func(ctx context.Context, addr string) (net.Conn, error) {
+			c, err := pipes.dial(ctx, addr)
+			return slowConn{Conn: c, rate: 40 << 20}, err
+		}, true},
+		{"loopback", tcpAddr, tcpToken, nil, false},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			c := NewClient(tc.addr, tc.token, ClientOptions{Dial: tc.dial})
+			col := newCollector()
+			start := time.Now()
+			must(t, c.Fetch(context.Background(), []source.Range{{Path: "base/5/pages", Length: size, Whole: true}}, col.sink))
+			if len(col.files["base/5/pages"]) != size {
+				t.Fatalf("got %d bytes of %d", len(col.files["base/5/pages"]), size)
+			}
+			raw, packed := c.envelopesRaw.Load(), c.envelopesZstd.Load()
+			total := raw + packed
+			t.Logf("%d frames raw, %d compressed, %d bytes on the wire for %d, in %s", raw, packed, c.Transferred(), size, time.Since(start))
+			switch {
+			case tc.compressed && packed < 3*total/4:
+				t.Errorf("%d of %d frames compressed; want at least three quarters", packed, total)
+			case !tc.compressed && packed > unmeasured+total/8:
+				t.Errorf("%d of %d frames compressed; want at most the %d sent before the first measures and an eighth of the rest", packed, total, unmeasured)
+			}
+		})
+	}
+}
