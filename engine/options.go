@@ -1,6 +1,10 @@
 package engine
 
-import "io"
+import (
+	"io"
+
+	"github.com/pgrunbook/pgrunbook/engine/source/stream"
+)
 
 // Options are the settings of one rewind; they mirror pg_rewind 15's
 // command-line options, plus pgrunbook's own (Jobs, BinDir, OnProgress).
@@ -16,12 +20,18 @@ type Options struct {
 	// SourceStream is the HOST:PORT of a `pgrunbook rewind-serve` on the
 	// source host (--source-stream). It needs SourceConninfo: listings,
 	// pg_control, history files and the insert LSN still come over SQL;
-	// only the file ranges come over the stream, zstd-compressed.
+	// only the file ranges come over the stream, zstd-compressed when that
+	// is faster (see SourceStreamCompress).
 	SourceStream string
 	// SourceStreamToken is the token the stream server printed (64 hex
 	// digits, surrounding white space ignored); it never goes on a
 	// command line.
 	SourceStreamToken string
+	// SourceStreamCompress says how rewind-serve compresses the stream
+	// (--source-stream-compress): the zero value, auto, lets it compress
+	// while the link is slower than its compressors and send raw while the
+	// link keeps up; always and never force either.
+	SourceStreamCompress stream.Compression
 
 	// DryRun does everything except writing to the target (-n).
 	DryRun bool

@@ -78,7 +78,9 @@ func (r *run) attachStream(ctx context.Context) error {
 	// reads nothing outside PGDATA; pg_rewind reads it over SQL, and so
 	// does the fallback.
 	sql := r.src
-	client := stream.NewClient(r.opts.SourceStream, token, stream.ClientOptions{Debugf: r.debugf, Jobs: r.opts.Jobs, Fallback: sql.Fetch})
+	client := stream.NewClient(r.opts.SourceStream, token, stream.ClientOptions{
+		Debugf: r.debugf, Jobs: r.opts.Jobs, Fallback: sql.Fetch, Compress: r.opts.SourceStreamCompress,
+	})
 	id, err := client.Identity(ctx)
 	if err != nil {
 		return err

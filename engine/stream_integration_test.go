@@ -131,8 +131,9 @@ func readReport(t *testing.T, path string) engine.Report {
 }
 
 // TestStreamRewind rewinds through rewind-serve and --source-stream with
-// -P, --progress-json and three jobs (stream connections), checks the
-// report (transfer "stream", far fewer bytes on the wire than fetched) and
+// -P, --progress-json, three jobs (stream connections) and compression
+// forced (on loopback auto would send raw), checks the report (transfer
+// "stream", far fewer bytes on the wire than fetched) and
 // that a file linked from outside PGDATA came over SQL, and starts the
 // node as a standby of the new primary with the new primary's data.
 func TestStreamRewind(t *testing.T) {
@@ -151,7 +152,7 @@ func TestStreamRewind(t *testing.T) {
 
 	res := run(t, s, ours, "-P", "--progress-json", "-R", "--no-sync", "--jobs", "3",
 		"--source-server", s.Standby.ConnString(rewindtest.RewindRole), "--target-pgdata", s.Primary.DataDir,
-		"--source-stream", srv.addr, "--source-stream-token-file", srv.tokenFile,
+		"--source-stream", srv.addr, "--source-stream-token-file", srv.tokenFile, "--source-stream-compress", "always",
 		"--config-file", savedConf, "--report", report)
 	for _, want := range []string{"pg_rewind: connected to server\n", "pg_rewind: connected to stream server at " + srv.addr + "\n",
 		" kB (100%) copied\n", "pg_rewind: Done!\n"} {

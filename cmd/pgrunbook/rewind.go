@@ -66,6 +66,10 @@ pgrunbook options:
                                  pg_control)
       --source-stream-token-file=FILE
                                  file holding the token rewind-serve printed
+      --source-stream-compress=auto|always|never
+                                 compress the stream while the link is slower
+                                 than compressing (auto, the default), always,
+                                 or never
       --faithful                 copy exactly what pg_rewind 15 copies (default: skip
                                  WAL before the redo point, recycled WAL segments
                                  past the source's WAL position, unlogged

@@ -5,6 +5,8 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+
+	"github.com/pgrunbook/pgrunbook/engine/source/stream"
 )
 
 // rewindOption is one option of `pgrunbook rewind`, in getopt_long terms.
@@ -44,6 +46,14 @@ var rewindOptions = []rewindOption{
 	{"keep-file", 0, true, func(c *rewindCLI, v string) error { c.opts.KeepFiles = append(c.opts.KeepFiles, v); return nil }},
 	{"source-stream", 0, true, func(c *rewindCLI, v string) error { c.opts.SourceStream = v; return nil }},
 	{"source-stream-token-file", 0, true, func(c *rewindCLI, v string) error { c.streamTokenFile = v; return nil }},
+	{"source-stream-compress", 0, true, func(c *rewindCLI, v string) error {
+		mode, err := stream.ParseCompression(v)
+		if err != nil {
+			return &usageError{msg: fmt.Sprintf("invalid value \"%s\" for option --source-stream-compress: want auto, always or never", v)}
+		}
+		c.opts.SourceStreamCompress = mode
+		return nil
+	}},
 	{"faithful", 0, false, func(c *rewindCLI, _ string) error { c.opts.Faithful = true; return nil }},
 }
 

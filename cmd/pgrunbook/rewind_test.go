@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/pgrunbook/pgrunbook/engine"
+	"github.com/pgrunbook/pgrunbook/engine/source/stream"
 )
 
 func TestParseRewindArgs(t *testing.T) {
@@ -25,6 +26,8 @@ func TestParseRewindArgs(t *testing.T) {
 			rewindCLI{opts: engine.Options{TargetDir: "/t", SourceDir: "/s", ConfigFile: "/c"}}},
 		{"stream flags", []string{"-D", "/t", "--source-stream", "10.77.0.2:7000", "--source-stream-token-file=/tok"},
 			rewindCLI{streamTokenFile: "/tok", opts: engine.Options{TargetDir: "/t", SourceStream: "10.77.0.2:7000"}}},
+		{"stream compression", []string{"-D", "/t", "--source-stream", "h:1", "--source-stream-compress", "never"},
+			rewindCLI{opts: engine.Options{TargetDir: "/t", SourceStream: "h:1", SourceStreamCompress: stream.CompressNever}}},
 		{"bundled flags", []string{"-nNPRc", "-D", "/t"},
 			rewindCLI{progress: true, opts: engine.Options{TargetDir: "/t", DryRun: true, NoSync: true, WriteRecoveryConf: true, RestoreTargetWAL: true}}},
 		{"bundled flags ending in a value", []string{"-nD/t"},
@@ -71,7 +74,7 @@ func TestRewindCLIErrors(t *testing.T) {
 		{"missing short value", []string{"-D"}, "pg_rewind: option requires an argument -- 'D'\n" + hint},
 		{"value for a flag", []string{"--debug=1"}, "pg_rewind: option '--debug' doesn't allow an argument\n" + hint},
 		{"ambiguous", []string{"--source=x"},
-			"pg_rewind: option '--source' is ambiguous; possibilities: '--source-pgdata' '--source-server' '--source-stream' '--source-stream-token-file'\n" + hint},
+			"pg_rewind: option '--source' is ambiguous; possibilities: '--source-pgdata' '--source-server' '--source-stream' '--source-stream-compress' '--source-stream-token-file'\n" + hint},
 		{"no source", []string{"-D", "/t"}, "pg_rewind: error: no source specified (--source-pgdata or --source-server)\n" + hint},
 		{"both sources", []string{"-D", "/t", "--source-pgdata", "/s", "--source-server", "x"},
 			"pg_rewind: error: only one of --source-pgdata or --source-server can be specified\n" + hint},
@@ -80,6 +83,8 @@ func TestRewindCLIErrors(t *testing.T) {
 			"pg_rewind: error: no source server information (--source-server) specified for --write-recovery-conf\n" + hint},
 		{"extra operand", []string{"-D", "/t", "--source-pgdata", "/s", "extra_arg1"},
 			"pg_rewind: error: too many command-line arguments (first is \"extra_arg1\")\n" + hint},
+		{"bad stream compression", []string{"--source-stream-compress", "fast"},
+			"pg_rewind: error: invalid value \"fast\" for option --source-stream-compress: want auto, always or never\n" + hint},
 		{"bad jobs", []string{"--jobs", "0"},
 			"pg_rewind: error: invalid value \"0\" for option --jobs: want a whole number of at least 1\n" + hint},
 		{"stream without a token file", []string{"-D", "/t", "--source-server", "x", "--source-stream", "h:1"},

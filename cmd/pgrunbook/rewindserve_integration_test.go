@@ -112,7 +112,8 @@ func TestRewindServeBinary(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := stream.NewClient(ready.Listen, token, stream.ClientOptions{})
+	// Compression forced: on loopback auto would send the frames raw.
+	c := stream.NewClient(ready.Listen, token, stream.ClientOptions{Compress: stream.CompressAlways})
 	id, err := c.Identity(ctx)
 	if err != nil || id.SystemIdentifier != 7300000000000000042 || id.Port != 5432 {
 		t.Fatalf("identity %+v, %v", id, err)
