@@ -1,13 +1,21 @@
 package stream
 
 import (
+	"math"
 	"sync"
 	"time"
 )
 
-// pacerDecay is how much of its past a pacer's measure keeps at each new
-// sample: about the last eight frames count.
+// pacerDecay is how much of its past the pacer's measure of the
+// compressors keeps at each new frame: about the last eight count.
 const pacerDecay = 0.875
+
+// linkWindow is about how many of the last bytes written the pacer's
+// measure of the link covers. It is larger than the socket's send buffer
+// and a relay's (a few MiB): writes into a buffer with room return at
+// once even on a slow link, and only over more bytes than the buffers
+// hold does the time spent writing tell the link's speed.
+const linkWindow = 16 << 20
 
 // pacerMargin is how much faster compressing must promise to be than
 // sending raw before the pacer compresses: on a link about as fast as the
@@ -78,8 +86,9 @@ func (p *pacer) compress(n int) (yes bool) {
 func (p *pacer) wrote(n int, d time.Duration) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	p.wireBytes = p.wireBytes*pacerDecay + float64(n)
-	p.writeSecs = p.writeSecs*pacerDecay + max(d.Seconds(), 1e-9)
+	keep := math.Exp(-float64(n) / linkWindow)
+	p.wireBytes = p.wireBytes*keep + float64(n)
+	p.writeSecs = p.writeSecs*keep + max(d.Seconds(), 1e-9)
 }
 
 // compressed records a frame of plain bytes compressed to packed bytes

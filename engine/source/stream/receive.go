@@ -35,6 +35,7 @@ func (c *Client) receive(conn net.Conn, rs []source.Range, sink source.Sink) ([]
 		er.close()
 		c.envelopesRaw.Add(int64(er.raw))
 		c.envelopesZstd.Add(int64(er.zstd))
+		c.debugf("received %d frames compressed and %d raw from stream server at %s", er.zstd, er.raw, c.addr)
 	}()
 	v := verifier{ranges: rs}
 	var refused []refusal
