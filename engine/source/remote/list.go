@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/pgrunbook/pgrunbook/engine/filemap"
 )
 
@@ -34,7 +36,8 @@ LEFT OUTER JOIN pg_tablespace ON files.path = 'pg_tblspc/'
 // vanished while the query ran (NULL size) are skipped; an unsafe path
 // fails the listing before fn sees it.
 func (s *Source) List(ctx context.Context, fn func(filemap.File) error) error {
-	rows, err := s.conns[0].Query(ctx, listQuery)
+	// Run once: the simple protocol spares the preparing round trip.
+	rows, err := s.conns[0].Query(ctx, listQuery, pgx.QueryExecModeSimpleProtocol)
 	if err != nil {
 		return s.red.wrap("fetch file list", err)
 	}

@@ -33,14 +33,21 @@ type Source struct {
 
 	mu    sync.Mutex // serialises Debugf calls from parallel fetches
 	conns []*pgx.Conn
+
+	// warm delivers the job connections opened in the background since
+	// Open; nil once taken. stopWarm cancels their opening.
+	warm     chan warmed
+	stopWarm context.CancelFunc
 }
 
 var _ source.Source = (*Source)(nil)
 
 // Open connects to the source server described by conninfo (a libpq
 // keyword/value string or URI), prepares the session and checks
-// full_page_writes and the role's privileges. Further connections for
-// parallel fetches are opened on first use.
+// full_page_writes and the role's privileges. With Jobs > 1 the further
+// connections for parallel fetches open in the background meanwhile, in
+// parallel, so that the fetch finds them ready; a failure to open them is
+// reported by the fetch that needs them.
 func Open(ctx context.Context, conninfo string, opts Options) (*Source, error) {
 	s := &Source{jobs: max(opts.Jobs, 1), debug: opts.Debugf}
 	cfg, err := pgx.ParseConfig(conninfo)
@@ -50,11 +57,13 @@ func Open(ctx context.Context, conninfo string, opts Options) (*Source, error) {
 	}
 	s.config = cfg
 	s.red = newRedactor(conninfo, cfg.Password)
-	conn, err := s.connect(ctx)
+	conn, err := s.connect(ctx, true)
 	if err != nil {
 		return nil, err
 	}
+	learnTLS(s.config, usesTLS(conn))
 	s.conns = []*pgx.Conn{conn}
+	s.startWarm(ctx)
 	return s, nil
 }
 
@@ -70,24 +79,13 @@ func (s *Source) debugf(format string, args ...any) {
 	s.debug(format, args...)
 }
 
-// ensureConns opens connections until there are n.
-func (s *Source) ensureConns(ctx context.Context, n int) error {
-	for len(s.conns) < n {
-		conn, err := s.connect(ctx)
-		if err != nil {
-			return err
-		}
-		s.conns = append(s.conns, conn)
-	}
-	return nil
-}
-
 // FetchFile reads a whole file with pg_read_binary_file(path), which fails
 // if the file is missing.
 func (s *Source) FetchFile(ctx context.Context, path string) ([]byte, error) {
 	var data []byte
+	// A one-off statement: run unnamed, without a preparing round trip.
 	err := s.conns[0].QueryRow(ctx, "SELECT pg_catalog.pg_read_binary_file($1)",
-		pgx.QueryResultFormats{pgx.BinaryFormatCode}, path).Scan(&data)
+		pgx.QueryExecModeExec, path).Scan(&data)
 	if err != nil {
 		return nil, s.red.wrap(fmt.Sprintf("could not fetch remote file \"%s\"", path), err)
 	}
@@ -101,7 +99,8 @@ func (s *Source) FetchFile(ctx context.Context, path string) ([]byte, error) {
 // CurrentInsertLSN asks a primary for pg_current_wal_insert_lsn().
 func (s *Source) CurrentInsertLSN(ctx context.Context) (uint64, error) {
 	var text string
-	if err := s.conns[0].QueryRow(ctx, "SELECT pg_catalog.pg_current_wal_insert_lsn()::pg_catalog.text").Scan(&text); err != nil {
+	if err := s.conns[0].QueryRow(ctx, "SELECT pg_catalog.pg_current_wal_insert_lsn()::pg_catalog.text",
+		pgx.QueryExecModeSimpleProtocol).Scan(&text); err != nil {
 		return 0, s.red.wrap("get current WAL insert location", err)
 	}
 	lsn, err := parseLSN(text)
@@ -124,7 +123,7 @@ const walPositionSQL = `SELECT CASE WHEN pg_catalog.pg_is_in_recovery()
 // standby.
 func (s *Source) WALPosition(ctx context.Context) (uint64, error) {
 	var text *string
-	if err := s.conns[0].QueryRow(ctx, walPositionSQL).Scan(&text); err != nil {
+	if err := s.conns[0].QueryRow(ctx, walPositionSQL, pgx.QueryExecModeSimpleProtocol).Scan(&text); err != nil {
 		return 0, s.red.wrap("get current WAL position", err)
 	}
 	if text == nil {
@@ -154,8 +153,10 @@ func parseLSN(s string) (uint64, error) {
 	return h<<32 | l, nil
 }
 
-// Close closes every connection.
+// Close closes every connection, those still opening in the background
+// too.
 func (s *Source) Close(ctx context.Context) error {
+	s.takeWarm(ctx, true)
 	var first error
 	for _, c := range s.conns {
 		if err := c.Close(ctx); err != nil && first == nil {
