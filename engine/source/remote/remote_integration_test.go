@@ -118,6 +118,8 @@ func TestRemoteSource(t *testing.T) {
 	t.Run("fetch is byte-equal", func(t *testing.T) { testFetch(t, ctx, s, src) })
 	t.Run("jobs 4 equals jobs 1", func(t *testing.T) { testJobs(t, ctx, s) })
 	t.Run("fetch file and insert LSN", func(t *testing.T) { testFetchFile(t, ctx, s, src) })
+	t.Run("round trips through a server refusing TLS", func(t *testing.T) { testRoundTrips(t, ctx, s) })
+	t.Run("job connection error", func(t *testing.T) { testJobConnectError(t, ctx, s) })
 	t.Run("missing grant", func(t *testing.T) { testMissingGrant(t, ctx, s) })
 	t.Run("password never in errors", func(t *testing.T) { testPassword(t, ctx, s) })
 	t.Run("standby source", func(t *testing.T) { testStandby(t, ctx, s) })
