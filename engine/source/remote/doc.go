@@ -22,7 +22,15 @@
 //
 // With Options.Jobs > 1 the fetch runs on that many connections at once;
 // ranges are sharded by file, largest files first, so each file is written
-// by one connection's goroutine.
+// by one connection's goroutine. The further connections open in parallel,
+// in the background from Open on, while the listing and the small reads run.
+//
+// Round trips are counted, as pg_rewind's users run it across slow links:
+// the session settings and checks are one multi-statement query, the
+// one-off statements (listing, whole small files, WAL positions) run
+// unprepared in one round trip each, and once the first connection found
+// that the server refuses TLS under sslmode=prefer, the others connect in
+// plain text at once instead of being refused again.
 //
 // Passwords never appear in errors: every error names the connection by its
 // redacted connection string and has the password text scrubbed.

@@ -18,6 +18,11 @@ type Options struct {
 	// Jobs is the number of connections fetching in parallel (--jobs);
 	// values below 1 mean 1.
 	Jobs int
+	// OnDemand opens the further job connections only when a fetch needs
+	// them, instead of in the background from Open on: for a source whose
+	// file contents normally come another way (a stream server) and whose
+	// Fetch is only a fallback.
+	OnDemand bool
 	// Debugf, when set, receives pg_rewind's --debug messages about the
 	// fetch ("getting N file chunks", "received chunk for file ...").
 	Debugf func(format string, args ...any)
@@ -46,8 +51,8 @@ var _ source.Source = (*Source)(nil)
 // keyword/value string or URI), prepares the session and checks
 // full_page_writes and the role's privileges. With Jobs > 1 the further
 // connections for parallel fetches open in the background meanwhile, in
-// parallel, so that the fetch finds them ready; a failure to open them is
-// reported by the fetch that needs them.
+// parallel, so that the fetch finds them ready (unless Options.OnDemand);
+// a failure to open them is reported by the fetch that needs them.
 func Open(ctx context.Context, conninfo string, opts Options) (*Source, error) {
 	s := &Source{jobs: max(opts.Jobs, 1), debug: opts.Debugf}
 	cfg, err := pgx.ParseConfig(conninfo)
@@ -63,7 +68,9 @@ func Open(ctx context.Context, conninfo string, opts Options) (*Source, error) {
 	}
 	learnTLS(s.config, usesTLS(conn))
 	s.conns = []*pgx.Conn{conn}
-	s.startWarm(ctx)
+	if !opts.OnDemand {
+		s.startWarm(ctx)
+	}
 	return s, nil
 }
 

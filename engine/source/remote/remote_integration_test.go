@@ -326,17 +326,23 @@ func testJobs(t *testing.T, ctx context.Context, s *testServer) {
 		t.Fatalf("only %d files", len(ranges))
 	}
 	one, _ := fetchInto(t, ctx, s.open(t, ctx, "rewind_user", Options{Jobs: 1}), ranges)
-	four4 := s.open(t, ctx, "rewind_user", Options{Jobs: 4})
-	four, _ := fetchInto(t, ctx, four4, ranges)
-	if len(four4.conns) != 4 {
-		t.Fatalf("jobs 4 used %d connections", len(four4.conns))
-	}
-	for _, r := range ranges {
-		a := readFile(t, filepath.Join(one, r.Path))
-		b := readFile(t, filepath.Join(four, r.Path))
-		disk := readFile(t, filepath.Join(s.c.DataDir, r.Path))
-		if !bytes.Equal(a, b) || !bytes.Equal(a, disk) {
-			t.Errorf("%s: jobs 1 %d bytes, jobs 4 %d bytes, disk %d bytes", r.Path, len(a), len(b), len(disk))
+	for _, onDemand := range []bool{false, true} {
+		four4 := s.open(t, ctx, "rewind_user", Options{Jobs: 4, OnDemand: onDemand})
+		if onDemand && four4.warm != nil {
+			t.Fatal("OnDemand opens job connections in the background")
+		}
+		four, _ := fetchInto(t, ctx, four4, ranges)
+		if len(four4.conns) != 4 {
+			t.Fatalf("jobs 4 (on demand %v) used %d connections", onDemand, len(four4.conns))
+		}
+		for _, r := range ranges {
+			a := readFile(t, filepath.Join(one, r.Path))
+			b := readFile(t, filepath.Join(four, r.Path))
+			disk := readFile(t, filepath.Join(s.c.DataDir, r.Path))
+			if !bytes.Equal(a, b) || !bytes.Equal(a, disk) {
+				t.Errorf("%s: jobs 1 %d bytes, jobs 4 (on demand %v) %d bytes, disk %d bytes",
+					r.Path, len(a), onDemand, len(b), len(disk))
+			}
 		}
 	}
 }
