@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -86,11 +87,12 @@ func pagesFile(t *testing.T, dir, rel string, n int) {
 }
 
 // TestPacer checks that auto compression compresses most frames for a
-// client behind a slow link and sends most raw to one that keeps up.
+// client behind a slow link, with buffers or without, and sends most raw
+// to one that keeps up.
 func TestPacer(t *testing.T) {
 	t.Parallel()
 	dir, _ := fakeDataDir(t)
-	const size = 24 << 20
+	const size = 48 << 20
 	pagesFile(t, dir, "base/5/pages", size)
 	// Before the first frames are measured, the pacer compresses the
 	// frames already queued and read ahead.
@@ -109,7 +111,14 @@ func TestPacer(t *testing.T) {
 	}{
 		{"slow link", "pipe", token, func(ctx context.Context, addr string) (net.Conn, error) {
 			c, err := pipes.dial(ctx, addr)
-			return slowConn{Conn: c, rate: 40 << 20}, err
+			return slowConn{Conn: c, rate: 64 << 20}, err
+		}, true},
+		// The socket's buffers take the first frames at once; the link
+		// is slow all the same.
+		{"slow link behind buffers", tcpAddr, tcpToken, func(ctx context.Context, addr string) (net.Conn, error) {
+			var d net.Dialer
+			c, err := d.DialContext(ctx, "tcp", addr)
+			return slowConn{Conn: c, rate: 64 << 20}, err
 		}, true},
 		{"loopback", tcpAddr, tcpToken, nil, false},
 	}
@@ -130,6 +139,41 @@ func TestPacer(t *testing.T) {
 				t.Errorf("%d of %d frames compressed; want at least three quarters", packed, total)
 			case !tc.compressed && packed > unmeasured+total/8:
 				t.Errorf("%d of %d frames compressed; want at most the %d sent before the first measures and an eighth of the rest", packed, total, unmeasured)
+			}
+		})
+	}
+}
+
+// TestHelloRefused checks that a hello of another protocol version or
+// with an unknown compression is answered with an error frame, not an
+// identity.
+func TestHelloRefused(t *testing.T) {
+	t.Parallel()
+	dir, _ := fakeDataDir(t)
+	addr, token := startServer(t, dir)
+	cases := []struct {
+		name  string
+		hello []byte
+		want  string
+	}{
+		{"version 1", []byte{0, 1}, "server speaks protocol version 2, the client another"},
+		{"version 3", []byte{0, 3, 0}, "server speaks protocol version 2, the client another"},
+		{"unknown compression", []byte{0, 2, 7}, "unknown compression 7"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			conn, err := net.Dial("tcp", addr)
+			must(t, err)
+			defer conn.Close()
+			conn.SetDeadline(time.Now().Add(10 * time.Second))
+			open := append([]byte(Magic), token...)
+			_, err = conn.Write(open)
+			must(t, err)
+			must(t, writeFrame(conn, frameHello, tc.hello))
+			typ, p, err := readFrame(conn, nil)
+			must(t, err)
+			if se := parseError(p); typ != frameError || se.Code != codeRequest || se.Text != tc.want && !strings.HasPrefix(se.Text, tc.want) {
+				t.Fatalf("answer %q %q; want an error frame, code %d, %q", typ, p, codeRequest, tc.want)
 			}
 		})
 	}
