@@ -46,7 +46,7 @@ func (s *Server) compress(ctx context.Context, cancel func(), conn net.Conn, ans
 		}
 		encoders <- enc
 	}
-	pc := newPacer(mode, workers)
+	pc := s.pacer(mode, workers)
 	queue := make(chan pending, 2*workers)
 	go func() {
 		defer close(queue)
@@ -79,6 +79,20 @@ func (s *Server) compress(ctx context.Context, cancel func(), conn net.Conn, ans
 		outBufs.Put(<-p.done)
 	}
 	return err
+}
+
+// pacer returns the server's pacer for connections in auto mode, made by
+// the first, and a pacer of their own for the others.
+func (s *Server) pacer(mode Compression, workers int) *pacer {
+	if mode != CompressAuto {
+		return newPacer(mode, workers)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.pace == nil {
+		s.pace = newPacer(CompressAuto, workers)
+	}
+	return s.pace
 }
 
 // answerFrame is the protocol frame an answer stands for.

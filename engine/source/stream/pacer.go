@@ -30,7 +30,10 @@ const pacerMargin = 1.5
 // frames stay raw; on a slow link the writes block, the rate falls below
 // what the compressors deliver and the frames are compressed. Compressed
 // frames go on measuring the link, so a link that turns out fast sends
-// the stream back to raw.
+// the stream back to raw. A server keeps one for all its connections:
+// they serve one rewind and share one link, and what one connection's
+// blocked writes found out spares the others finding it out with raw
+// frames of their own.
 type pacer struct {
 	mode    Compression
 	workers int
@@ -38,10 +41,9 @@ type pacer struct {
 	mu sync.Mutex
 	// Decayed sums: bytes written and seconds spent writing them; bytes
 	// into and out of the compressors and seconds spent per frame.
-	wireBytes, writeSecs        float64
-	plainBytes, packedBytes     float64
-	compressSecs                float64
-	compressedFrames, rawFrames int
+	wireBytes, writeSecs    float64
+	plainBytes, packedBytes float64
+	compressSecs            float64
 }
 
 func newPacer(mode Compression, workers int) *pacer {
@@ -52,16 +54,9 @@ func newPacer(mode Compression, workers int) *pacer {
 // Until both the link and the compressors have been measured it
 // compresses: the cost of that on a fast link is a few frames' CPU, the
 // cost of raw frames on a slow link whole seconds.
-func (p *pacer) compress(n int) (yes bool) {
+func (p *pacer) compress(n int) bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	defer func() {
-		if yes {
-			p.compressedFrames++
-		} else {
-			p.rawFrames++
-		}
-	}()
 	switch p.mode {
 	case CompressAlways:
 		return true
@@ -99,11 +94,4 @@ func (p *pacer) compressed(plain, packed int, d time.Duration) {
 	p.plainBytes = p.plainBytes*pacerDecay + float64(plain)
 	p.packedBytes = p.packedBytes*pacerDecay + float64(packed)
 	p.compressSecs = p.compressSecs*pacerDecay + max(d.Seconds(), 1e-9)
-}
-
-// counts returns how many frames were compressed and how many sent raw.
-func (p *pacer) counts() (compressed, raw int) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.compressedFrames, p.rawFrames
 }

@@ -101,7 +101,10 @@ func TestPacer(t *testing.T) {
 	token, _, err := NewToken()
 	must(t, err)
 	serveOn(t, dir, token, pipes)
+	// A server shares its measures between its connections, so each
+	// case has a server of its own.
 	tcpAddr, tcpToken := startServer(t, dir)
+	slowAddr, slowToken := startServer(t, dir)
 	cases := []struct {
 		name       string
 		addr       string
@@ -115,7 +118,7 @@ func TestPacer(t *testing.T) {
 		}, true},
 		// The socket's buffers take the first frames at once; the link
 		// is slow all the same.
-		{"slow link behind buffers", tcpAddr, tcpToken, func(ctx context.Context, addr string) (net.Conn, error) {
+		{"slow link behind buffers", slowAddr, slowToken, func(ctx context.Context, addr string) (net.Conn, error) {
 			var d net.Dialer
 			c, err := d.DialContext(ctx, "tcp", addr)
 			return slowConn{Conn: c, rate: 64 << 20}, err

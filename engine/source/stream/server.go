@@ -33,6 +33,7 @@ type Server struct {
 	mu       sync.Mutex
 	open     int
 	lastSeen time.Time
+	pace     *pacer // shared by the connections in auto mode
 }
 
 func (s *Server) logf(format string, args ...any) {

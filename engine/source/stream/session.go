@@ -14,8 +14,8 @@ import (
 )
 
 // readAhead is how many pieces the file reader may be ahead of the
-// compressors and the sender: enough to keep them busy, little enough that a session
-// holds about 10 MiB.
+// compressors and the sender: enough to keep them busy, little enough
+// that a session holds about 10 MiB.
 const readAhead = 8
 
 // request is a range from the client, or the failure that ended the
