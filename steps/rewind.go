@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/pgrunbook/pgrunbook/engine"
+	"github.com/pgrunbook/pgrunbook/engine/source/stream"
 	"github.com/pgrunbook/pgrunbook/runbook"
 )
 
@@ -80,6 +81,11 @@ type Rewind struct {
 	// SourcePGData is the new primary's data directory; default that
 	// host's pgdata variable, else pgdata.
 	SourcePGData string `yaml:"source_pgdata"`
+	// StreamCompress is the stream's compression (auto, always or never;
+	// default auto: rewind-serve compresses while the link, here the
+	// relay through the bastion, is slower than its compressors). It
+	// passes --source-stream-compress; needs source_host.
+	StreamCompress string `yaml:"stream_compress"`
 	// Faithful passes --faithful: the engine copies exactly what pg_rewind
 	// 15 copies, including what recovery never reads (WAL before the redo
 	// point and recycled WAL segments past the source's position, unlogged
@@ -107,8 +113,13 @@ func (s *Rewind) Validate() error {
 		return errors.New("source_pgdata needs source_host")
 	case s.SourceHost != "" && s.Engine == "pg_rewind":
 		return errors.New("source_host streams to the native engine only: pg_rewind fetches over SQL (drop source_host or use engine: native)")
+	case s.StreamCompress != "" && s.SourceHost == "":
+		return errors.New("stream_compress needs source_host")
 	case s.Faithful && s.Engine == "pg_rewind":
 		return errors.New("faithful is for the native engine only: pg_rewind always copies everything (drop faithful or use engine: native)")
+	}
+	if _, err := stream.ParseCompression(s.StreamCompress); err != nil {
+		return fmt.Errorf("stream_compress: %w", err)
 	}
 	if s.WriteRecoveryConf {
 		if _, pw, err := splitPassword(s.SourceServer); err != nil || pw != "" {

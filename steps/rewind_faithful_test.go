@@ -51,3 +51,32 @@ func TestRewindFaithful(t *testing.T) {
 		})
 	}
 }
+
+// TestRewindStreamCompressParam checks stream_compress: one of auto,
+// always and never, and only with source_host.
+func TestRewindStreamCompressParam(t *testing.T) {
+	tests := []struct {
+		name, params, wantErr string
+	}{
+		{"unset", "{pgdata: /d, source_server: host=a, source_host: pg2}", ""},
+		{"always", "{pgdata: /d, source_server: host=a, source_host: pg2, stream_compress: always}", ""},
+		{"never", "{pgdata: /d, source_server: host=a, source_host: pg2, stream_compress: never}", ""},
+		{"unknown", "{pgdata: /d, source_server: host=a, source_host: pg2, stream_compress: max}", "stream_compress: "},
+		{"without source_host", "{pgdata: /d, source_server: host=a, stream_compress: always}", "stream_compress needs source_host"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var s Rewind
+			if err := yaml.Unmarshal([]byte(tt.params), &s); err != nil {
+				t.Fatal(err)
+			}
+			err := s.Validate()
+			switch {
+			case tt.wantErr == "" && err != nil:
+				t.Fatalf("Validate() = %v", err)
+			case tt.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tt.wantErr)):
+				t.Fatalf("Validate() = %v, want an error containing %q", err, tt.wantErr)
+			}
+		})
+	}
+}

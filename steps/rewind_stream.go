@@ -207,6 +207,9 @@ func (s *Rewind) openStream(ctx context.Context, t *runbook.Target, e *remoteEng
 		fmt.Sprintf("--source-stream=127.0.0.1:%d", st.Port),
 		"--source-stream-token-file=" + tokenFile,
 	}
+	if s.StreamCompress != "" {
+		st.Args = append(st.Args, "--source-stream-compress="+s.StreamCompress)
+	}
 	return st, nil
 }
 
