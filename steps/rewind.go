@@ -81,10 +81,11 @@ type Rewind struct {
 	// SourcePGData is the new primary's data directory; default that
 	// host's pgdata variable, else pgdata.
 	SourcePGData string `yaml:"source_pgdata"`
-	// StreamCompress is the stream's compression (auto, always or never;
-	// default auto: rewind-serve compresses while the link, here the
-	// relay through the bastion, is slower than its compressors). It
-	// passes --source-stream-compress; needs source_host.
+	// StreamCompress is the stream's compression: always (the default:
+	// every byte relayed costs SSH at three hosts, see streamCompress),
+	// auto (rewind-serve compresses while its socket is slower than its
+	// compressors) or never. It passes --source-stream-compress; needs
+	// source_host.
 	StreamCompress string `yaml:"stream_compress"`
 	// Faithful passes --faithful: the engine copies exactly what pg_rewind
 	// 15 copies, including what recovery never reads (WAL before the redo

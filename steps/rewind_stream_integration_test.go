@@ -36,7 +36,6 @@ steps:
       pgdata: "{{ .pgdata }}"
       source_server: "{{ .source }}"
       source_host: "{{ .new_primary }}"
-      stream_compress: always
       bin_dir: "{{ .bin_dir }}"
       report_dir: "{{ .report_dir }}"
       engine_binary: "{{ .engine_binary }}"
