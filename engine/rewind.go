@@ -13,6 +13,7 @@ import (
 	"github.com/pgrunbook/pgrunbook/engine/lsn"
 	"github.com/pgrunbook/pgrunbook/engine/pgcontrol"
 	"github.com/pgrunbook/pgrunbook/engine/source"
+	"github.com/pgrunbook/pgrunbook/engine/source/remote"
 	"github.com/pgrunbook/pgrunbook/engine/target"
 	"github.com/pgrunbook/pgrunbook/engine/timeline"
 	"github.com/pgrunbook/pgrunbook/engine/wal"
@@ -215,7 +216,12 @@ func (r *run) openSource(ctx context.Context) error {
 		r.src = s
 		return nil
 	}
-	s, err := openRemote(ctx, r.opts.SourceConninfo, r.opts.Jobs, r.debugf)
+	// With a stream the SQL connection's fetch is only the fallback for
+	// the odd file the stream server refuses, so its job connections
+	// open when such a file comes, not up front.
+	s, err := openRemote(ctx, r.opts.SourceConninfo, remote.Options{
+		Jobs: r.opts.Jobs, OnDemand: r.opts.SourceStream != "", Debugf: r.debugf,
+	})
 	if err != nil {
 		return err
 	}

@@ -15,10 +15,9 @@ func openLocal(dir string) (source.Source, error) {
 	return local.Open(dir)
 }
 
-// openRemote connects to a running source server; debugf receives the
-// fetch's --debug messages.
-func openRemote(ctx context.Context, conninfo string, jobs int, debugf func(string, ...any)) (source.Source, error) {
-	s, err := remote.Open(ctx, conninfo, remote.Options{Jobs: jobs, Debugf: debugf})
+// openRemote connects to a running source server.
+func openRemote(ctx context.Context, conninfo string, opts remote.Options) (source.Source, error) {
+	s, err := remote.Open(ctx, conninfo, opts)
 	if errors.Is(err, remote.ErrFullPageWrites) {
 		// pg_rewind's wording stays the message; the detail says which
 		// server, as a fleet run has many.

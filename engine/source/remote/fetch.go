@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/binary"
 	"fmt"
-	"sort"
 
 	"github.com/jackc/pgx/v5"
 	"golang.org/x/sync/errgroup"
@@ -55,43 +54,10 @@ func requestLength(r source.Range) int64 {
 	return r.Length
 }
 
-// shard splits the ranges into at most jobs lists with whole files kept
-// together, balancing requested bytes (longest processing time first).
+// shard deals the ranges to the job connections by what each asks of
+// the server (requestLength: a whole file asks for at least a chunk).
 func shard(ranges []source.Range, jobs int) [][]source.Range {
-	if jobs <= 1 || len(ranges) == 0 {
-		return [][]source.Range{ranges}
-	}
-	type file struct {
-		ranges []source.Range
-		bytes  int64
-	}
-	var files []*file
-	byPath := make(map[string]*file)
-	for _, r := range ranges {
-		f := byPath[r.Path]
-		if f == nil {
-			f = &file{}
-			byPath[r.Path] = f
-			files = append(files, f)
-		}
-		f.ranges = append(f.ranges, r)
-		f.bytes += requestLength(r)
-	}
-	sort.SliceStable(files, func(i, j int) bool { return files[i].bytes > files[j].bytes })
-	n := min(jobs, len(files))
-	shards := make([][]source.Range, n)
-	load := make([]int64, n)
-	for _, f := range files {
-		least := 0
-		for i := range load {
-			if load[i] < load[least] {
-				least = i
-			}
-		}
-		shards[least] = append(shards[least], f.ranges...)
-		load[least] += f.bytes
-	}
-	return shards
+	return source.Shard(ranges, jobs, requestLength)
 }
 
 // fetchShard fetches one list of ranges on one connection.
