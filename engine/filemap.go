@@ -5,6 +5,8 @@ import (
 	"sort"
 	"time"
 
+	"golang.org/x/sync/errgroup"
+
 	"github.com/pgrunbook/pgrunbook/engine/filemap"
 	"github.com/pgrunbook/pgrunbook/engine/wal"
 )
@@ -26,17 +28,46 @@ func (r *run) buildFileMap(ctx context.Context) ([]*filemap.FileEntry, error) {
 	}
 	r.progress.phase(PhaseListing, 0)
 	r.progressf("reading source file list")
-	if err := r.src.List(ctx, m.AddSource); err != nil {
+	// The source listing mostly waits for the source server; the target
+	// listing and WAL scan are this machine's CPU and disk: they overlap.
+	// The map is not safe for concurrent use, and a changed block counts
+	// only where both sides have it, so the source's files and the
+	// scan's blocks are collected apart and added once both are done.
+	g, gctx := errgroup.WithContext(ctx)
+	var listed []filemap.File
+	g.Go(func() error {
+		return r.src.List(gctx, func(f filemap.File) error {
+			listed = append(listed, f)
+			return nil
+		})
+	})
+	var blocks []changedBlock
+	g.Go(func() error {
+		r.progressf("reading target file list")
+		if err := r.w.List(gctx, m.AddTarget); err != nil {
+			return err
+		}
+		r.progressf("reading WAL in target")
+		r.progress.phase(PhaseReadingWAL, 0)
+		return r.scanTargetWAL(gctx, func(b changedBlock) {
+			// Records often touch the block the previous one did.
+			if n := len(blocks); n == 0 || blocks[n-1] != b {
+				blocks = append(blocks, b)
+			}
+		})
+	})
+	if err := g.Wait(); err != nil {
 		return nil, err
 	}
-	r.progressf("reading target file list")
-	if err := r.w.List(ctx, m.AddTarget); err != nil {
-		return nil, err
+	for _, f := range listed {
+		if err := m.AddSource(f); err != nil {
+			return nil, err
+		}
 	}
-	r.progressf("reading WAL in target")
-	r.progress.phase(PhaseReadingWAL, 0)
-	if err := r.scanTargetWAL(ctx, m); err != nil {
-		return nil, err
+	for _, b := range blocks {
+		if err := m.AddBlock(b.rel, filemap.ForkMain, b.blk); err != nil {
+			return nil, err
+		}
 	}
 	entries, err := m.Decide()
 	if err != nil {
@@ -58,10 +89,16 @@ func (r *run) buildFileMap(ctx context.Context) ([]*filemap.FileEntry, error) {
 	return entries, nil
 }
 
-// scanTargetWAL feeds every block the target changed since the common
-// checkpoint into the file map, and records what the target wrote after
+// changedBlock is a main-fork block the target's WAL changed.
+type changedBlock struct {
+	rel filemap.RelFileNode
+	blk uint32
+}
+
+// scanTargetWAL passes every main-fork block the target changed since the
+// common checkpoint to changed, and records what the target wrote after
 // the divergence for the report's "lost" section.
-func (r *run) scanTargetWAL(ctx context.Context, m *filemap.Map) error {
+func (r *run) scanTargetWAL(ctx context.Context, changed func(changedBlock)) error {
 	rd, err := r.targetReader()
 	if err != nil {
 		return err
@@ -80,8 +117,8 @@ func (r *run) scanTargetWAL(ctx context.Context, m *filemap.Map) error {
 			if rec.LSN >= r.divergence {
 				lostBlocks[blockKey{ref.Rel, ref.BlockNo}] = true
 			}
-			rel := filemap.RelFileNode{Spc: ref.Rel.Spc, DB: ref.Rel.DB, Rel: ref.Rel.Rel}
-			return m.AddBlock(rel, filemap.ForkMain, ref.BlockNo)
+			changed(changedBlock{filemap.RelFileNode{Spc: ref.Rel.Spc, DB: ref.Rel.DB, Rel: ref.Rel.Rel}, ref.BlockNo})
+			return nil
 		},
 		Commit: func(c wal.Commit) error {
 			if c.LSN >= r.divergence {
