@@ -204,7 +204,9 @@ func TestStreamOpenAndClose(t *testing.T) {
 		t.Errorf("facts %v, output %v: want transfer stream and no output", facts, f.output)
 	}
 	tokenFile := "/tmp/pgrunbook-engine.AbCd1234/stream-token"
-	want := []string{fmt.Sprintf("--source-stream=127.0.0.1:%d", st.Port), "--source-stream-token-file=" + tokenFile}
+	// stream_compress is unset: the relay compresses always.
+	want := []string{fmt.Sprintf("--source-stream=127.0.0.1:%d", st.Port), "--source-stream-token-file=" + tokenFile,
+		"--source-stream-compress=always"}
 	if strings.Join(st.Args, " ") != strings.Join(want, " ") {
 		t.Errorf("engine args %v, want %v", st.Args, want)
 	}
