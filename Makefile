@@ -50,8 +50,9 @@ demo: deps build
 #     the same lab hosts, a 20-step no-op playbook on 1 and 4 hosts;
 #   - BenchmarkRejoinFleet: rejoin.yml on 1 and on 4 old primaries;
 #   - the rest (micro-benchmarks, the executor's per-step cost) three times.
-# Knobs: PGRUNBOOK_BENCH_SCALE, PGRUNBOOK_BENCH_LINKS, PGRUNBOOK_BENCH_SYNC,
-# PGRUNBOOK_BENCH_DIR (engine/rewindbench/doc.go).
+# Knobs: PGRUNBOOK_BENCH_SCALE, PGRUNBOOK_BENCH_LINKS,
+# PGRUNBOOK_BENCH_CONTENDERS, PGRUNBOOK_BENCH_SYNC, PGRUNBOOK_BENCH_DIR
+# (engine/rewindbench/doc.go).
 LAB_BENCH := ExecutorVsAnsible|RejoinFleet
 bench: deps build
 	$(GO) test -run '^$$' -bench . -benchtime 1x -timeout 60m ./engine/rewindbench/
