@@ -3,14 +3,18 @@ package engine
 import (
 	"context"
 	"fmt"
-	"strconv"
 	"time"
-
-	"github.com/jackc/pgx/v5"
 
 	"github.com/pgrunbook/pgrunbook/engine/source/stream"
 	"github.com/pgrunbook/pgrunbook/engine/target"
 )
+
+// postmasterSource is a source that can say which running postmaster it
+// reaches (the SQL source, remote.Source), asked on the connection it
+// already has.
+type postmasterSource interface {
+	Postmaster(ctx context.Context) (start time.Time, port int, warnings []string)
+}
 
 // startTimeSlack is how much later than postmaster.pid's start time
 // pg_postmaster_start_time() may be: PostgreSQL writes the file early in
@@ -48,10 +52,11 @@ func (r *run) checkStreamIdentity(ctx context.Context, id stream.Identity) error
 	if !id.Running {
 		return refuse("its PGDATA has no postmaster.pid (a stopped cluster, not the running server)")
 	}
-	start, port, warnings, err := querySourceIdentity(ctx, r.opts.SourceConninfo)
-	if err != nil {
-		return err
+	pm, ok := r.src.(postmasterSource)
+	if !ok {
+		return fmt.Errorf("check the stream server: the source %T cannot say which postmaster it is", r.src)
 	}
+	start, port, warnings := pm.Postmaster(ctx)
 	for _, w := range warnings {
 		r.infof("warning: %s; the stream server's is not checked", w)
 	}
@@ -66,30 +71,4 @@ func (r *run) checkStreamIdentity(ctx context.Context, id stream.Identity) error
 		return refuse("port %d there (postmaster.pid), %d over SQL (SHOW port)", id.Port, port)
 	}
 	return nil
-}
-
-// querySourceIdentity asks the source server for its postmaster's start
-// time and port on a connection of its own. What the role may not read is
-// returned as a warning with a zero value.
-func querySourceIdentity(ctx context.Context, conninfo string) (time.Time, int, []string, error) {
-	conn, err := pgx.Connect(ctx, conninfo)
-	if err != nil {
-		return time.Time{}, 0, nil, fmt.Errorf("connect to the source server %s to check the stream server: %w", serverAddress(conninfo), err)
-	}
-	defer conn.Close(context.Background())
-	var warnings []string
-	var start time.Time
-	if err := conn.QueryRow(ctx, "SELECT pg_catalog.pg_postmaster_start_time()").Scan(&start); err != nil {
-		warnings = append(warnings, fmt.Sprintf("could not read pg_postmaster_start_time() on the source server: %v", err))
-		start = time.Time{}
-	}
-	var text string
-	port := 0
-	if err := conn.QueryRow(ctx, "SELECT pg_catalog.current_setting('port')").Scan(&text); err != nil {
-		warnings = append(warnings, fmt.Sprintf("could not read the port of the source server: %v", err))
-	} else if port, err = strconv.Atoi(text); err != nil {
-		warnings = append(warnings, fmt.Sprintf("the source server's port %q is not a number", text))
-		port = 0
-	}
-	return start, port, warnings, nil
 }
