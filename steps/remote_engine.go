@@ -30,6 +30,11 @@ type remoteEngine struct {
 	remoteDir string
 	// stall, when set, stops a run that prints nothing for that long.
 	stall time.Duration
+	// workDir, when set, is the private directory engine runs use for
+	// their passfile and report instead of making (and removing) one of
+	// their own; its owner removes it. The stream's setup makes it early,
+	// for its token file, while other work goes on.
+	workDir *workDir
 }
 
 // newRemoteEngine reads remote_dir from the host's variables.
@@ -155,8 +160,8 @@ type engineRun struct {
 // runEngine runs program (the shipped pgrunbook, or the host's pg_rewind
 // when program is not "") with args, the source connection string as
 // --source-server without its password, and, for pgrunbook, --progress-json
-// and --report. The passfile and the report live in a private work
-// directory that is removed afterwards.
+// and --report. The passfile and the report live in e.workDir when set,
+// else in a private work directory removed afterwards.
 func (e *remoteEngine) runEngine(ctx context.Context, program string, args []string, conninfo string) (*engineRun, error) {
 	withReport := program == ""
 	if withReport {
@@ -165,6 +170,9 @@ func (e *remoteEngine) runEngine(ctx context.Context, program string, args []str
 			return nil, err
 		}
 		program = bin
+	}
+	if e.workDir != nil {
+		return e.runIn(ctx, e.workDir, program, args, conninfo, withReport)
 	}
 	w, err := e.newWorkDir(ctx)
 	if err != nil {

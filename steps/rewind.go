@@ -200,6 +200,10 @@ func (s *Rewind) Run(ctx context.Context, t *runbook.Target) (_ runbook.Outcome,
 	stream := s.takeStream(t, setup, facts)
 	if stream != nil {
 		args = append(args, stream.Args...)
+		// The token's private directory serves the run's passfile and
+		// report too: one directory to make and remove, not two.
+		e.workDir = stream.tokenDir
+		defer func() { e.workDir = nil }()
 	}
 	started := time.Now()
 	out, kept, err := s.runKeepingConfig(ctx, t, e, program, args)
