@@ -19,9 +19,11 @@ func TestMain(m *testing.M) {
 
 // BenchmarkRewind rewinds fresh copies of one diverged target with
 // pg_rewind and with pgrunbook (over SQL with --jobs 4, and with the
-// compressed stream) on every link, and compares wall time and bytes with
-// pg_rewind's on the same link; see the package comment. Run it with
-// -benchtime 1x: each iteration is a full rewind.
+// compressed stream) on every link, in rounds that interleave the
+// contenders, and compares each round's wall time and bytes with
+// pg_rewind's in the same round; see the package comment. Every rewind is
+// a full one whatever -benchtime says (run it with -benchtime 1x); the
+// number of rounds is PGRUNBOOK_BENCH_ROUNDS's.
 func BenchmarkRewind(b *testing.B) {
 	if os.Geteuid() != 0 {
 		b.Skip("rewind benchmark needs root: the servers and the rewinders run as the OS user postgres")
@@ -38,6 +40,10 @@ func BenchmarkRewind(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
+	roundsKnob, err := parseRounds(os.Getenv("PGRUNBOOK_BENCH_ROUNDS"))
+	if err != nil {
+		b.Fatal(err)
+	}
 	ctx := context.Background()
 	setupStart := time.Now()
 	p, err := setupPair(ctx)
@@ -48,7 +54,7 @@ func BenchmarkRewind(b *testing.B) {
 		time.Since(setupStart).Round(time.Second), p.scale, mb(p.dbBytes), p.updatedRows, p.totalRows,
 		100*float64(p.updatedRows)/float64(p.totalRows))
 	for _, l := range ls {
-		fmt.Printf("link %s\n", l.describe())
+		fmt.Printf("link %s, %d rounds\n", l.describe(), roundsOver(l, roundsKnob))
 	}
 
 	tbl := &table{}
@@ -57,32 +63,24 @@ func BenchmarkRewind(b *testing.B) {
 	verified := map[string]bool{}
 	for _, sync := range modes {
 		for _, l := range ls {
-			results := map[string]run{}
-			for _, c := range cs {
-				b.Run(fmt.Sprintf("link=%s/sync=%t/%s", l.name, sync, c.name), func(b *testing.B) {
-					r := benchContender(b, ctx, p, l, c, sync)
-					results[c.name] = r
-					if base, ok := results["pg_rewind"]; c.jobs > 0 && ok {
-						b.ReportMetric(float64(r.wall)/float64(base.wall), "ratio")
-						b.ReportMetric(float64(r.cpu)/float64(base.cpu), "cpu_ratio")
-						b.ReportMetric(float64(r.transferred)/float64(base.transferred), "bytes_ratio")
+			var sums map[string]summary
+			b.Run(fmt.Sprintf("link=%s/sync=%t", l.name, sync), func(b *testing.B) {
+				n := roundsOver(l, roundsKnob)
+				runs := map[string][]run{}
+				for i := 0; i < n; i++ {
+					for _, c := range cs {
+						runs[c.name] = append(runs[c.name], rewindOnce(b, ctx, p, l, c, sync, verified))
 					}
-					if c.jobs > 0 && !verified[c.name] {
-						if err := p.verify(ctx, r.target); err != nil {
-							b.Fatalf("%s over %s: %v", c.name, l.name, err)
-						}
-						verified[c.name] = true
-					}
-					// Nine rewound copies would need the disk of
-					// nine clusters; keep them only when asked to.
-					if os.Getenv("PGRUNBOOK_BENCH_KEEP") == "" {
-						if err := os.RemoveAll(filepath.Dir(r.target)); err != nil {
-							b.Fatalf("remove run of %s over %s: %v", c.name, l.name, err)
-						}
-					}
-				})
+					fmt.Println(roundLine(l, sync, i, n, cs, runs))
+				}
+				sums = summarize(runs)
+				for _, c := range cs {
+					b.Run(c.name, func(b *testing.B) { reportSummary(b, sums[c.name]) })
+				}
+			})
+			if sums != nil {
+				tbl.add(l, sync, sums)
 			}
-			tbl.add(l, sync, results)
 		}
 	}
 	tbl.print()
@@ -96,41 +94,64 @@ func BenchmarkRewind(b *testing.B) {
 	fmt.Printf("source: its WAL moved %d kB while the contenders ran (a new 16 MB segment would give the later ones more to fetch)\n", moved/1024)
 }
 
-// benchContender rewinds b.N fresh copies with c over l and returns the
-// mean wall and CPU time, the bytes of the last run and its target.
-func benchContender(b *testing.B, ctx context.Context, p *pair, l link, c contender, sync bool) run {
-	var total, cpu, serveCPU time.Duration
-	var last run
-	b.StopTimer()
-	for i := 0; i < b.N; i++ {
-		dir, err := p.prepare(ctx, l, c, sync)
-		if err != nil {
-			b.Fatal(err)
+// rewindOnce rewinds a fresh copy with c over l and measures it; the
+// copy is not timed. The first copy each pgrunbook contender rewinds is
+// verified (verified records which were), and each is removed once
+// measured unless PGRUNBOOK_BENCH_KEEP is set.
+func rewindOnce(b *testing.B, ctx context.Context, p *pair, l link, c contender, sync bool, verified map[string]bool) run {
+	dir, err := p.prepare(ctx, l, c, sync)
+	if err != nil {
+		b.Fatal(err)
+	}
+	r, err := p.rewind(ctx, l, c, dir, sync)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if c.jobs > 0 && !verified[c.name] {
+		if err := p.verify(ctx, r.target); err != nil {
+			b.Fatalf("%s over %s: %v", c.name, l.name, err)
 		}
-		b.StartTimer()
-		r, err := p.rewind(ctx, l, c, dir, sync)
-		b.StopTimer()
-		if err != nil {
-			b.Fatal(err)
+		verified[c.name] = true
+	}
+	// Nine rewound copies would need the disk of nine clusters; keep
+	// them (the last round's of each) only when asked to.
+	if os.Getenv("PGRUNBOOK_BENCH_KEEP") == "" {
+		if err := os.RemoveAll(filepath.Dir(r.target)); err != nil {
+			b.Fatalf("remove run of %s over %s: %v", c.name, l.name, err)
 		}
-		total += r.wall
-		cpu += r.cpu
-		serveCPU += r.serveCPU
-		last = r
 	}
-	last.wall = total / time.Duration(b.N)
-	last.cpu = cpu / time.Duration(b.N)
-	last.serveCPU = serveCPU / time.Duration(b.N)
-	b.ReportMetric(mb(last.fetched), "MB_fetched")
-	b.ReportMetric(mb(last.transferred), "MB_transferred")
-	if last.wire >= 0 {
-		b.ReportMetric(mb(last.wire), "MB_wire")
+	return r
+}
+
+// reportSummary reports a contender's summary as its benchmark's
+// metrics: ns/op is the median wall time over the rounds (not the time
+// of this sub-benchmark, which only reports), the ratios the medians of
+// the per-round ratios, and rounds how many rewinds they come from.
+func reportSummary(b *testing.B, s summary) {
+	b.ReportMetric(s.wall.med*1e9, "ns/op")
+	b.ReportMetric(float64(s.rounds), "rounds")
+	b.ReportMetric(s.wall.min, "wall_min_s")
+	b.ReportMetric(s.wall.max, "wall_max_s")
+	b.ReportMetric(s.cpu.med, "cpu_s")
+	if s.serveCPU.n > 0 {
+		b.ReportMetric(s.serveCPU.med, "serve_cpu_s")
 	}
-	b.ReportMetric(last.cpu.Seconds(), "cpu_s")
-	if last.serveCPU >= 0 {
-		b.ReportMetric(last.serveCPU.Seconds(), "serve_cpu_s")
+	b.ReportMetric(s.fetched.med/(1<<20), "MB_fetched")
+	b.ReportMetric(s.transferred.med/(1<<20), "MB_transferred")
+	if s.wire.n > 0 {
+		b.ReportMetric(s.wire.med/(1<<20), "MB_wire")
 	}
-	return last
+	if s.ratio.n > 0 {
+		b.ReportMetric(s.ratio.med, "ratio")
+		b.ReportMetric(s.ratio.min, "ratio_min")
+		b.ReportMetric(s.ratio.max, "ratio_max")
+	}
+	if s.cpuRatio.n > 0 {
+		b.ReportMetric(s.cpuRatio.med, "cpu_ratio")
+	}
+	if s.bytesRatio.n > 0 {
+		b.ReportMetric(s.bytesRatio.med, "bytes_ratio")
+	}
 }
 
 // syncModes reads PGRUNBOOK_BENCH_SYNC: which of --no-sync (false) and

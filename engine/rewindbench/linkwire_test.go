@@ -204,28 +204,101 @@ func TestParseContenders(t *testing.T) {
 }
 
 func TestTableRows(t *testing.T) {
+	sec := func(s float64) time.Duration { return time.Duration(s * float64(time.Second)) }
 	base := run{wall: 40 * time.Second, cpu: 2 * time.Second, serveCPU: -1, fetched: 400 << 20, transferred: 400 << 20, wire: 401 << 20}
 	stream := run{wall: 8 * time.Second, cpu: time.Second, serveCPU: 3 * time.Second, fetched: 300 << 20, transferred: 20 << 20, wire: 21 << 20}
 	loop := run{wall: 5 * time.Second, cpu: time.Second, serveCPU: -1, fetched: 400 << 20, transferred: 400 << 20, wire: -1}
-	tbl := &table{}
-	l100, _ := linkNamed("100mbit")
+	// with gives loop with another wall and CPU time, for noisy rounds.
+	with := func(wall, cpu float64) run { r := loop; r.wall, r.cpu = sec(wall), sec(cpu); return r }
+	tests := []struct {
+		name string
+		link string
+		sync bool
+		runs map[string][]run
+		want [][]string
+	}{
+		{
+			name: "one round, stream against pg_rewind",
+			link: "100mbit",
+			runs: map[string][]run{"pg_rewind": {base}, "pgrunbook_stream": {stream}},
+			want: [][]string{
+				{"100mbit", "pg_rewind", "--no-sync", "1", "40.00", "40.00-40.00", "2.00", "-", "400.0", "400.0", "401.0", "-", "-", "-", "-"},
+				{"100mbit", "pgrunbook_stream", "--no-sync", "1", "8.00", "8.00-8.00", "1.00", "3.00", "300.0", "20.0", "21.0", "0.20", "0.20-0.20", "0.50", "0.050"},
+			},
+		},
+		{
+			// pg_rewind takes 2, 3, 4 s; pgrunbook 1.8, 3.3, 2.0 s:
+			// per-round ratios 0.90, 1.10, 0.50, whose median is 0.90,
+			// where the medians' ratio (2.0/3.0) would claim 0.67.
+			name: "three noisy rounds: medians, spreads and per-round ratios",
+			link: "loopback",
+			sync: true,
+			runs: map[string][]run{
+				"pg_rewind":           {with(2, 1), with(3, 1.2), with(4, 1.1)},
+				"pgrunbook_sql_jobs4": {with(1.8, 1.1), with(3.3, 1.2), with(2, 1.43)},
+			},
+			want: [][]string{
+				{"loopback", "pg_rewind", "(sync)", "3", "3.00", "2.00-4.00", "1.10", "-", "400.0", "400.0", "-", "-", "-", "-", "-"},
+				{"loopback", "pgrunbook_sql_jobs4", "(sync)", "3", "2.00", "1.80-3.30", "1.20", "-", "400.0", "400.0", "-", "0.90", "0.50-1.10", "1.10", "1.000"},
+			},
+		},
+		{
+			name: "without pg_rewind there are no ratios",
+			link: "20ms",
+			runs: map[string][]run{"pgrunbook_sql_jobs4": {with(3, 1), with(3.5, 1)}},
+			want: [][]string{
+				{"20ms", "pgrunbook_sql_jobs4", "--no-sync", "2", "3.25", "3.00-3.50", "1.00", "-", "400.0", "400.0", "-", "-", "-", "-", "-"},
+			},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			l, ok := linkNamed(tt.link)
+			if !ok {
+				t.Fatalf("no link %q", tt.link)
+			}
+			tbl := &table{}
+			tbl.add(l, tt.sync, summarize(tt.runs))
+			if len(tbl.rows) != len(tt.want) {
+				t.Fatalf("%d rows, want %d: %q", len(tbl.rows), len(tt.want), tbl.rows)
+			}
+			for i := range tt.want {
+				if strings.Join(tbl.rows[i], "|") != strings.Join(tt.want[i], "|") {
+					t.Errorf("row %d:\n got %q\nwant %q", i, tbl.rows[i], tt.want[i])
+				}
+				if len(tbl.rows[i]) != len(tableHeader) {
+					t.Errorf("row %d has %d cells, the header %d", i, len(tbl.rows[i]), len(tableHeader))
+				}
+			}
+		})
+	}
+}
+
+// TestTableWrite checks the printed table: the header, the rows under it
+// in their columns, and the note saying what the medians are.
+func TestTableWrite(t *testing.T) {
+	var out strings.Builder
+	(&table{}).write(&out)
+	if out.Len() != 0 {
+		t.Errorf("an empty table printed %q", out.String())
+	}
 	lo, _ := linkNamed("loopback")
-	tbl.add(l100, false, map[string]run{"pg_rewind": base, "pgrunbook_stream": stream})
-	tbl.add(lo, true, map[string]run{"pg_rewind": loop})
-	want := [][]string{
-		{"100mbit", "pg_rewind", "--no-sync", "40.00", "2.00", "-", "400.0", "400.0", "401.0", "-", "-", "-"},
-		{"100mbit", "pgrunbook_stream", "--no-sync", "8.00", "1.00", "3.00", "300.0", "20.0", "21.0", "0.20", "0.50", "0.050"},
-		{"loopback", "pg_rewind", "(sync)", "5.00", "1.00", "-", "400.0", "400.0", "-", "-", "-", "-"},
+	tbl := &table{}
+	tbl.add(lo, false, summarize(map[string][]run{"pg_rewind": {{wall: 2 * time.Second, cpu: time.Second, serveCPU: -1, wire: -1}}}))
+	tbl.write(&out)
+	lines := strings.Split(out.String(), "\n")
+	if len(lines) < 3 {
+		t.Fatalf("printed %q", out.String())
 	}
-	if len(tbl.rows) != len(want) {
-		t.Fatalf("%d rows, want %d", len(tbl.rows), len(want))
+	if got := strings.Fields(lines[0]); strings.Join(got, " ") != "link contender flags rounds wall s wall min-max cpu s serve cpu s MB fetched MB transferred MB wire time ratio ratio min-max cpu ratio bytes ratio" {
+		t.Errorf("header %q", lines[0])
 	}
-	for i := range want {
-		if strings.Join(tbl.rows[i], "|") != strings.Join(want[i], "|") {
-			t.Errorf("row %d:\n got %q\nwant %q", i, tbl.rows[i], want[i])
-		}
-		if len(tbl.rows[i]) != len(tableHeader) {
-			t.Errorf("row %d has %d cells, the header %d", i, len(tbl.rows[i]), len(tableHeader))
+	if len(lines[1]) != len(lines[0]) || !strings.HasSuffix(lines[1], "-") || !strings.Contains(lines[1], "2.00-2.00") {
+		t.Errorf("row %q under header %q", lines[1], lines[0])
+	}
+	for _, want := range []string{"median over its rounds", "median of the per-round ratios", "fastest and slowest"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("the table's note lacks %q:\n%s", want, out.String())
 		}
 	}
 }

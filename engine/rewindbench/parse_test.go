@@ -157,3 +157,37 @@ func TestParseReady(t *testing.T) {
 		})
 	}
 }
+
+func TestParseRounds(t *testing.T) {
+	tests := []struct {
+		in      string
+		want    map[string]int
+		wantErr bool
+	}{
+		{in: "", want: map[string]int{"loopback": 3, "100mbit": 1, "20ms": 3}},
+		{in: " 5 ", want: map[string]int{"loopback": 5, "100mbit": 5, "20ms": 5}},
+		{in: "1", want: map[string]int{"loopback": 1, "100mbit": 1, "20ms": 1}},
+		{in: "20", want: map[string]int{"loopback": 20, "100mbit": 20, "20ms": 20}},
+		{in: "0", wantErr: true},
+		{in: "21", wantErr: true},
+		{in: "-2", wantErr: true},
+		{in: "three", wantErr: true},
+	}
+	for _, tt := range tests {
+		n, err := parseRounds(tt.in)
+		if tt.wantErr {
+			if err == nil || !strings.Contains(err.Error(), "PGRUNBOOK_BENCH_ROUNDS") {
+				t.Errorf("parseRounds(%q): err = %v, want one naming PGRUNBOOK_BENCH_ROUNDS", tt.in, err)
+			}
+			continue
+		}
+		if err != nil {
+			t.Fatalf("parseRounds(%q): %v", tt.in, err)
+		}
+		for _, l := range links {
+			if got := roundsOver(l, n); got != tt.want[l.name] {
+				t.Errorf("PGRUNBOOK_BENCH_ROUNDS=%q: %d rounds over %s, want %d", tt.in, got, l.name, tt.want[l.name])
+			}
+		}
+	}
+}

@@ -18,42 +18,49 @@ type table struct {
 // (stream only), "MB transferred" is the file data as it
 // crossed the network (compressed for the stream), "MB wire" everything
 // the link's proxies carried both ways (SQL and stream, protocol
-// included; "-" on a direct link).
-var tableHeader = []string{"link", "contender", "flags", "wall s", "cpu s", "serve cpu s", "MB fetched", "MB transferred", "MB wire",
-	"time ratio", "cpu ratio", "bytes ratio"}
+// included; "-" on a direct link). tableNote says what the medians and
+// spreads are.
+var tableHeader = []string{"link", "contender", "flags", "rounds", "wall s", "wall min-max", "cpu s", "serve cpu s",
+	"MB fetched", "MB transferred", "MB wire", "time ratio", "ratio min-max", "cpu ratio", "bytes ratio"}
 
-func (t *table) add(l link, sync bool, results map[string]run) {
-	base, hasBase := results["pg_rewind"]
+// tableNote is printed under the table.
+const tableNote = `wall s, cpu s, serve cpu s and the MB columns: each contender's median over its rounds.
+time, cpu and bytes ratio: the median of the per-round ratios to pg_rewind's run in the same round.
+wall min-max and ratio min-max: the fastest and slowest of the rounds, the noise the medians smooth.
+`
+
+// add puts the rows of one link and sync mode, in the contenders' order.
+func (t *table) add(l link, sync bool, sums map[string]summary) {
 	for _, c := range contenders {
-		r, ok := results[c.name]
+		s, ok := sums[c.name]
 		if !ok {
 			continue
-		}
-		ratio, cpuRatio, bytesRatio := "-", "-", "-"
-		if hasBase && c.jobs > 0 {
-			ratio = fmt.Sprintf("%.2f", float64(r.wall)/float64(base.wall))
-			cpuRatio = fmt.Sprintf("%.2f", float64(r.cpu)/float64(base.cpu))
-			if base.transferred > 0 {
-				bytesRatio = fmt.Sprintf("%.3f", float64(r.transferred)/float64(base.transferred))
-			}
 		}
 		flags := "--no-sync"
 		if sync {
 			flags = "(sync)"
 		}
-		serveCPU := "-"
-		if r.serveCPU >= 0 {
-			serveCPU = fmt.Sprintf("%.2f", r.serveCPU.Seconds())
-		}
-		wire := "-"
-		if r.wire >= 0 {
-			wire = fmt.Sprintf("%.1f", mb(r.wire))
-		}
-		t.rows = append(t.rows, []string{l.name, c.name, flags,
-			fmt.Sprintf("%.2f", r.wall.Seconds()), fmt.Sprintf("%.2f", r.cpu.Seconds()), serveCPU,
-			fmt.Sprintf("%.1f", mb(r.fetched)), fmt.Sprintf("%.1f", mb(r.transferred)), wire,
-			ratio, cpuRatio, bytesRatio})
+		t.rows = append(t.rows, []string{l.name, c.name, flags, fmt.Sprint(s.rounds),
+			cell(s.wall, 1, "%.2f"), spread(s.wall, 1, "%.2f"), cell(s.cpu, 1, "%.2f"), cell(s.serveCPU, 1, "%.2f"),
+			cell(s.fetched, 1<<20, "%.1f"), cell(s.transferred, 1<<20, "%.1f"), cell(s.wire, 1<<20, "%.1f"),
+			cell(s.ratio, 1, "%.2f"), spread(s.ratio, 1, "%.2f"), cell(s.cpuRatio, 1, "%.2f"), cell(s.bytesRatio, 1, "%.3f")})
 	}
+}
+
+// cell is the median of s divided by unit, or "-" when no round had it.
+func cell(s stat, unit float64, format string) string {
+	if s.n == 0 {
+		return "-"
+	}
+	return fmt.Sprintf(format, s.med/unit)
+}
+
+// spread is "min-max" of s divided by unit, or "-" when no round had it.
+func spread(s stat, unit float64, format string) string {
+	if s.n == 0 {
+		return "-"
+	}
+	return fmt.Sprintf(format+"-"+format, s.min/unit, s.max/unit)
 }
 
 func (t *table) print() {
@@ -66,10 +73,11 @@ func (t *table) write(out io.Writer) {
 	}
 	w := tabwriter.NewWriter(out, 0, 0, 2, ' ', tabwriter.AlignRight)
 	for _, row := range append([][]string{tableHeader}, t.rows...) {
-		for _, cell := range row {
-			fmt.Fprint(w, cell+"\t")
+		for _, v := range row {
+			fmt.Fprint(w, v+"\t")
 		}
 		fmt.Fprintln(w)
 	}
 	w.Flush()
+	fmt.Fprint(out, tableNote)
 }
