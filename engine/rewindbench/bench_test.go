@@ -54,7 +54,7 @@ func BenchmarkRewind(b *testing.B) {
 		time.Since(setupStart).Round(time.Second), p.scale, mb(p.dbBytes), p.updatedRows, p.totalRows,
 		100*float64(p.updatedRows)/float64(p.totalRows))
 	for _, l := range ls {
-		fmt.Printf("link %s, %d rounds\n", l.describe(), roundsOver(l, roundsKnob))
+		fmt.Printf("link %s, %s\n", l.describe(), roundCount(roundsOver(l, roundsKnob)))
 	}
 
 	tbl := &table{}

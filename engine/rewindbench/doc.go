@@ -22,7 +22,9 @@
 //
 // The default scale is 10 (a 160 MB database; it was 70 before the slow
 // links): pg_rewind then copies about 450 MB, some 40 s at 100 Mbit/s,
-// and the whole run takes under five minutes on two cores. The data is
+// and the whole run, with the default rounds, takes about four minutes on
+// two cores (a minute and a half for the single round at 100 Mbit/s,
+// about a minute for the three rounds of each other link). The data is
 // pgbench's as before, only less of it; PGRUNBOOK_BENCH_SCALE=70 gives the
 // earlier 1 GB pair (about 2.2 GB copied by pg_rewind, three minutes per
 // SQL contender at 100 Mbit/s).

@@ -191,3 +191,11 @@ func TestParseRounds(t *testing.T) {
 		}
 	}
 }
+
+func TestRoundCount(t *testing.T) {
+	for n, want := range map[int]string{1: "1 round", 3: "3 rounds", 20: "20 rounds"} {
+		if got := roundCount(n); got != want {
+			t.Errorf("roundCount(%d) = %q, want %q", n, got, want)
+		}
+	}
+}

@@ -34,3 +34,11 @@ func roundsOver(l link, n int) int {
 	}
 	return l.rounds
 }
+
+// roundCount says n rounds in words: "1 round", "3 rounds".
+func roundCount(n int) string {
+	if n == 1 {
+		return "1 round"
+	}
+	return fmt.Sprintf("%d rounds", n)
+}
