@@ -327,8 +327,9 @@ func (p *badInputPair) run(t *testing.T, row badInputRow) {
 	if res := c.runTool(row.stage); res.ExitCode != 0 {
 		t.Fatalf("the rerun after the repair should succeed\n%s", res)
 	}
-	for _, kept := range []string{engine.ControlBackupPath, "pg_wal/" + engine.WALBackupDirName} {
-		if _, err := os.Lstat(filepath.Join(c.target.DataDir, kept)); !os.IsNotExist(err) {
+	dir := c.target.DataDir
+	for _, kept := range []string{filepath.Join(dir, engine.ControlBackupPath), engine.MarkerPath(dir), engine.ScanRecordPath(dir)} {
+		if _, err := os.Lstat(kept); !os.IsNotExist(err) {
 			t.Errorf("%s is still there after the finished rerun (%v)", kept, err)
 		}
 	}

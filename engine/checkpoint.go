@@ -16,6 +16,10 @@ import (
 // target will start, and works out which target WAL segments must survive
 // the rewind.
 func (r *run) findCommonCheckpoint(ctx context.Context) error {
+	if r.record != nil {
+		r.commonCheckpointFromRecord()
+		return nil
+	}
 	rd, err := r.targetReader()
 	if err != nil {
 		return err

@@ -47,6 +47,10 @@ func (r *run) buildFileMap(ctx context.Context) ([]*filemap.FileEntry, error) {
 		if err := r.w.List(gctx, m.AddTarget); err != nil {
 			return err
 		}
+		if r.record != nil {
+			blocks, r.rep.Lost = r.record.Blocks, r.record.Lost
+			return nil
+		}
 		r.progressf("reading WAL in target")
 		r.progress.phase(PhaseReadingWAL, 0)
 		return r.scanTargetWAL(gctx, func(b changedBlock) {
@@ -59,6 +63,7 @@ func (r *run) buildFileMap(ctx context.Context) ([]*filemap.FileEntry, error) {
 	if err := g.Wait(); err != nil {
 		return nil, err
 	}
+	r.scanned = blocks
 	for _, f := range listed {
 		if err := m.AddSource(f); err != nil {
 			return nil, err

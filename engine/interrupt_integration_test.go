@@ -29,8 +29,9 @@ import (
 // reset by a toxiproxy reset_peer toxic mid-copy, and the source restarted
 // mid-copy. Each time the marker stays next to PGDATA, pg_control is
 // fenced (its backup inverted), PostgreSQL itself refuses to start the
-// data directory, a rerun says it resumes and completes, and the node then
-// follows the new primary with its data.
+// data directory, a rerun without the scan record refuses, a rerun says it
+// resumes from the record and completes, and the node then follows the new
+// primary with its data.
 func TestInterruptedRewind(t *testing.T) {
 	t.Parallel()
 	requireRoot(t)
@@ -88,6 +89,29 @@ func TestInterruptedRewind(t *testing.T) {
 			interruptWhen(t, ctx, ours, tc.env, tc.wait, func(proc *os.Process) { tc.interrupt(t, s, proxy, proc) }, tc.killed, first...)
 			assertFenced(t, s, savedConf)
 
+			// The interrupted rewind may have overwritten the target's
+			// WAL: without its scan record a rerun refuses, and changes
+			// nothing.
+			record := engine.ScanRecordPath(s.Primary.DataDir)
+			aside := filepath.Join(s.TempDir(), "scan-record")
+			must(t, os.Rename(record, aside))
+			if res, err := ours.Run(ctx, args...); err != nil || res.ExitCode != 1 ||
+				!strings.Contains(res.Stderr, "its scan record "+record+" is missing") {
+				t.Fatalf("a rerun without the scan record should refuse and name it: %v\n%s", err, res)
+			}
+			tool := rewindtest.Rewinder{Path: filepath.Join(filepath.Dir(ours.Path), "pgrunbook")}
+			stage := []string{"wal-stage", "--check-only", "-D", s.Primary.DataDir, "--source-server", s.Standby.ConnString(rewindtest.RewindRole)}
+			if res, err := tool.Run(ctx, stage...); err != nil || res.ExitCode != 1 || !strings.Contains(res.Stderr, record) {
+				t.Fatalf("wal-stage without the scan record should fail and name it: %v\n%s", err, res)
+			}
+			assertFenced(t, s, savedConf)
+			must(t, os.Rename(aside, record))
+			// With it, wal-stage has nothing to stage: the rerun reads
+			// the record, not the target's WAL.
+			if res, err := tool.Run(ctx, stage...); err != nil || res.ExitCode != 0 || !strings.Contains(res.Stderr, "nothing to stage") {
+				t.Fatalf("wal-stage after the interruption should say there is nothing to stage: %v\n%s", err, res)
+			}
+
 			// A rerun that fails before it changes anything (the source
 			// unreachable) leaves the node fenced.
 			unreachable := append([]string{"--source-server", "host=127.0.0.1 port=1 user=" + rewindtest.RewindRole + " dbname=postgres"}, args[2:]...)
@@ -98,8 +122,13 @@ func TestInterruptedRewind(t *testing.T) {
 			assertFenced(t, s, savedConf)
 
 			res := run(t, s, ours, args...)
-			if !strings.Contains(res.Stderr, "resuming an interrupted rewind started at") {
-				t.Fatalf("the rerun should say it resumes an interrupted rewind\n%s", res)
+			for _, want := range []string{"resuming an interrupted rewind started at", "using the scan record of the interrupted rewind"} {
+				if !strings.Contains(res.Stderr, want) {
+					t.Fatalf("the rerun should say %q\n%s", want, res)
+				}
+			}
+			if _, err := os.Stat(record); !os.IsNotExist(err) {
+				t.Fatalf("the scan record should be gone after the rerun: %v", err)
 			}
 			if m, err := engine.ReadMarker(s.Primary.DataDir); err != nil || m != nil {
 				t.Fatalf("the marker should be gone after the rerun: %+v, %v", m, err)

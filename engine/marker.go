@@ -71,22 +71,15 @@ func ReadMarker(pgdata string) (*Marker, error) {
 	return &m, nil
 }
 
-// writeMarker writes m durably (temporary file, fsync, rename, fsync of
-// the directory) so that a crash leaves either the old or the new marker.
+// writeMarker writes m durably, so that a crash leaves either the old or
+// the new marker.
 func writeMarker(pgdata string, m *Marker) error {
 	path := MarkerPath(pgdata)
 	raw, err := json.MarshalIndent(m, "", "  ")
 	if err != nil {
 		return fmt.Errorf("write rewind marker %s: %w", path, err)
 	}
-	tmp := path + ".tmp"
-	if err := writeSynced(tmp, append(raw, '\n'), 0o600); err != nil {
-		return fmt.Errorf("write rewind marker %s: %w", path, err)
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		return fmt.Errorf("write rewind marker %s: %w", path, err)
-	}
-	if err := syncDir(filepath.Dir(path)); err != nil {
+	if err := writeDurably(path, append(raw, '\n')); err != nil {
 		return fmt.Errorf("write rewind marker %s: %w", path, err)
 	}
 	return nil

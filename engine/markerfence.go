@@ -196,9 +196,6 @@ func (r *run) cleanUpMarked() error {
 			return err
 		}
 	}
-	if err := r.dropWALBackup(); err != nil {
-		return err
-	}
 	if err := r.dropControlBackup(); err != nil {
 		return err
 	}
@@ -209,6 +206,11 @@ func (r *run) cleanUpMarked() error {
 		}
 	}
 	if err := r.writeRecoveryConf(); err != nil {
+		return err
+	}
+	// The record goes before the marker: a marker in its last phase
+	// needs no record, a record without a marker is never read.
+	if err := removeScanRecord(r.opts.TargetDir); err != nil {
 		return err
 	}
 	return removeMarker(r.opts.TargetDir)

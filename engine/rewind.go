@@ -77,6 +77,12 @@ type run struct {
 	// marker is the in-progress record of this rewind, or of the
 	// interrupted one it resumes (see markerfence.go).
 	marker *Marker
+	// record is the scan record of the interrupted rewind this run
+	// resumes, which stands in for the target's WAL (scanrecord.go).
+	record *scanRecord
+	// scanned is every block the target's WAL changed since the common
+	// checkpoint, as the scan (or the record) gave them.
+	scanned []changedBlock
 }
 
 // Rewind rewinds opts.TargetDir to match the source, as pg_rewind 15 does.
@@ -123,9 +129,9 @@ func (r *run) rewind(ctx context.Context) error {
 	if done, err := r.resumeFinished(ctx); done || err != nil {
 		return err
 	}
-	// A rewind that failed part way overwrote the target's WAL; its
-	// own copies go back before anything reads it.
-	if err := r.restoreWAL(); err != nil {
+	// A rewind that failed part way may have overwritten the target's
+	// WAL; what it read there is in its scan record.
+	if err := r.loadScanRecord(); err != nil {
 		return err
 	}
 	if r.opts.RestoreTargetWAL {
@@ -173,8 +179,12 @@ func (r *run) rewind(ctx context.Context) error {
 		return err
 	}
 	keepControlBackup(entries)
-	r.keepWALBackup(entries)
 	r.keepFence(entries)
+	if r.record == nil {
+		if err := r.writeScanRecord(r.scanned); err != nil {
+			return err
+		}
+	}
 	if err := r.beginMarker(); err != nil {
 		return err
 	}
@@ -182,9 +192,6 @@ func (r *run) rewind(ctx context.Context) error {
 		return err
 	}
 	if err := r.fence(); err != nil {
-		return err
-	}
-	if err := r.backupWAL(entries); err != nil {
 		return err
 	}
 	if err := r.perform(ctx, entries); err != nil {

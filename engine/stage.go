@@ -119,12 +119,8 @@ func (s *stager) stage(ctx context.Context) error {
 	if err := r.readTargetControlFenced(); err != nil {
 		return err
 	}
-	if s.writesTarget() {
-		// After a rewind that failed part way, the staging reads the
-		// target's own WAL, as the rerun of the rewind will.
-		if err := r.restoreWAL(); err != nil {
-			return err
-		}
+	if resumed, err := s.resumesRewind(); resumed || err != nil {
+		return err
 	}
 	r.tgtCF = replayedTimeline(r.tgtCF)
 	if err := s.open(); err != nil {
@@ -195,6 +191,34 @@ func (s *stager) stage(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// resumesRewind tells whether a rewind of the target was interrupted.
+// Its rerun reads the interrupted rewind's scan record instead of the
+// target's WAL, which that rewind may have overwritten, so nothing is
+// staged; the report gives what the record holds. A record the rerun
+// could not use fails the staging with the rerun's own error.
+func (s *stager) resumesRewind() (bool, error) {
+	r := s.r
+	m, err := ReadMarker(r.opts.TargetDir)
+	if err != nil || m == nil {
+		return false, err
+	}
+	r.marker = m
+	s.rep.RewindNeeded = true
+	if m.Phase == MarkerPhaseFinish {
+		r.infof("an interrupted rewind has only its cleanup left; nothing to stage")
+		return true, nil
+	}
+	if err := r.loadScanRecord(); err != nil {
+		return true, err
+	}
+	rec := r.record
+	r.rep.Divergence = &Divergence{LSN: lsn.LSN(rec.Divergence).String(), Timeline: lsn.TimeLineID(rec.DivergenceTLI)}
+	r.targetEnd = lsn.LSN(rec.TargetEnd)
+	r.commonCheckpointFromRecord()
+	r.infof("an interrupted rewind recorded what it read of the target's WAL; nothing to stage")
+	return true, nil
 }
 
 // scanToEnd reads forward from the target's latest checkpoint to the end of

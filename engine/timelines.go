@@ -21,6 +21,10 @@ func (r *run) findDivergence(ctx context.Context) (bool, error) {
 	}
 	r.tgtHist = tgtHist
 	if srcTLI == tgtTLI {
+		if r.record != nil {
+			return false, fmt.Errorf("resume interrupted rewind of %s: the source is now on the target's timeline %d, the interrupted rewind's was on another; is it still the same new primary?",
+				r.opts.TargetDir, srcTLI)
+		}
 		r.infof("source and target cluster are on the same timeline")
 		return false, r.checkSameTimeline(ctx)
 	}
@@ -38,6 +42,12 @@ func (r *run) findDivergence(ctx context.Context) (bool, error) {
 	divTLI := tgtHist[idx].TLI
 	r.infof("servers diverged at WAL location %s on timeline %d", div, divTLI)
 	r.rep.Divergence = &Divergence{LSN: div.String(), Timeline: divTLI}
+	if r.record != nil {
+		if err := r.resumeFromRecord(div); err != nil {
+			return false, err
+		}
+		return r.targetEnd > div, nil
+	}
 
 	end, err := r.targetEndOfWAL(ctx)
 	if err != nil {
@@ -101,8 +111,13 @@ func (r *run) sourceHistory(ctx context.Context, tli lsn.TimeLineID) (timeline.H
 	return timeline.Parse(name, b, tli)
 }
 
-// targetHistory reads and parses the target's timeline history.
+// targetHistory reads and parses the target's timeline history; a
+// resumed rewind takes it from its scan record, as the interrupted one may
+// have replaced the file with the source's.
 func (r *run) targetHistory(tli lsn.TimeLineID) (timeline.History, error) {
+	if r.record != nil {
+		return r.record.History, nil
+	}
 	if tli == 1 {
 		return timeline.Single(1), nil
 	}
