@@ -149,3 +149,50 @@ func (w *Writer) Truncate(path string, size int64) error {
 	}
 	return nil
 }
+
+// BeginOverwrite readies an existing target file for a whole-file copy
+// without truncating it: the copy overwrites every byte in place, so the
+// file system neither frees its blocks nor allocates new ones. Only for
+// files whose every byte the copy writes (WAL segments, which are always
+// full size); a missing file is created.
+func (w *Writer) BeginOverwrite(path string) error {
+	if w.opts.DryRun {
+		return nil
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	_, err := w.openFile(path, false)
+	return err
+}
+
+// Rename moves the target file at from to to, replacing nothing: a file
+// already at to is an error. The rewind renames a WAL segment it would
+// remove to the name of one the source has and the target lacks, and then
+// overwrites it, as the server recycles its own segments.
+func (w *Writer) Rename(from, to string) error {
+	if w.opts.DryRun {
+		return nil
+	}
+	src, err := w.resolve(from)
+	if err != nil {
+		return err
+	}
+	dst, err := w.resolve(to)
+	if err != nil {
+		return err
+	}
+	w.mu.Lock()
+	w.closeFile(from)
+	w.closeFile(to)
+	w.mu.Unlock()
+	switch _, err := os.Lstat(dst); {
+	case err == nil:
+		return fmt.Errorf("could not rename file \"%s\" to \"%s\": the new name exists", src, dst)
+	case !errors.Is(err, fs.ErrNotExist):
+		return fmt.Errorf("could not rename file \"%s\" to \"%s\": %w", src, dst, err)
+	}
+	if err := os.Rename(src, dst); err != nil {
+		return fmt.Errorf("could not rename file \"%s\" to \"%s\": %w", src, dst, err)
+	}
+	return nil
+}
