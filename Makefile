@@ -50,7 +50,7 @@ demo: deps build
 #     the same lab hosts, a 20-step no-op playbook on 1 and 4 hosts;
 #   - BenchmarkRejoinFleet: rejoin.yml on 1 and on 4 old primaries;
 #   - the rest (micro-benchmarks, the executor's per-step cost) three times.
-# Knobs: PGRUNBOOK_BENCH_SCALE, PGRUNBOOK_BENCH_LINKS,
+# Knobs: PGRUNBOOK_BENCH_SCALE, PGRUNBOOK_BENCH_LINKS, PGRUNBOOK_BENCH_ROUNDS,
 # PGRUNBOOK_BENCH_CONTENDERS, PGRUNBOOK_BENCH_SYNC, PGRUNBOOK_BENCH_DIR
 # (engine/rewindbench/doc.go).
 LAB_BENCH := ExecutorVsAnsible|RejoinFleet
