@@ -45,7 +45,8 @@ demo: deps build
 # one run, and prints their ratio tables:
 #   - engine/rewindbench: pgrunbook's rewind against pg_rewind 15 on a
 #     diverged pgbench pair, on loopback and through toxiproxy links (100
-#     Mbit/s, 20 ms round trip); minutes of setup, one run per contender;
+#     Mbit/s, 20 ms round trip); minutes of setup, rounds of every
+#     contender in turn (medians reported);
 #   - BenchmarkExecutorVsAnsible: `pgrunbook run` against ansible-core on
 #     the same lab hosts, a 20-step no-op playbook on 1 and 4 hosts;
 #   - BenchmarkRejoinFleet: rejoin.yml on 1 and on 4 old primaries;
