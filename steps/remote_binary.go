@@ -126,10 +126,24 @@ func digestFile(p string) (fileDigest, error) {
 // can run the binary) and exits 44.
 const ensureScript = `if [ -f "$1" ]; then exec stat -c %s -- "$1"; fi; mkdir -p -m 0755 -- "$2" || exit 1; exit 44`
 
+// installed remembers, per connection, the binaries install found or put
+// in place: a rejoin runs the engine four times on a host, and looking for
+// the binary again each time cost an SSH session (about 45 ms through a
+// bastion) for an answer that cannot have changed in between, since
+// nothing but pgrunbook writes remote_dir.
+var installed sync.Map // installKey -> struct{}
+
+// installKey names a binary on one connection's host.
+type installKey struct {
+	conn transport.Conn
+	dest string
+}
+
 // install uploads the binary to remote_dir/pgrunbook-<sha256> unless a
 // file of that name and size is already there (the name is the content's
 // hash, and uploads are atomic, so a file with the right size is whole),
-// and returns its remote path and whether it uploaded.
+// and returns its remote path and whether it uploaded. It looks once per
+// connection (installed).
 func (e *remoteEngine) install(ctx context.Context) (string, bool, error) {
 	p, err := hostPlatform(ctx, e.t.Conn)
 	if err != nil {
@@ -144,6 +158,10 @@ func (e *remoteEngine) install(ctx context.Context) (string, bool, error) {
 		return "", false, err
 	}
 	dest := path.Join(e.remoteDir, "pgrunbook-"+d.Sum)
+	key := installKey{e.t.Conn, dest}
+	if _, ok := installed.Load(key); ok {
+		return dest, false, nil
+	}
 	// The login user owns remote_dir and the binary: no become here.
 	res, err := e.t.Conn.Exec(ctx, transport.Command{Argv: []string{"sh", "-c", ensureScript, "pgrunbook", dest, e.remoteDir}})
 	if err != nil {
@@ -152,6 +170,7 @@ func (e *remoteEngine) install(ctx context.Context) (string, bool, error) {
 	switch res.ExitCode {
 	case 0:
 		if strings.TrimSpace(res.Stdout) == strconv.FormatInt(d.Size, 10) {
+			installed.Store(key, struct{}{})
 			return dest, false, nil
 		}
 	case absentRC:
@@ -166,5 +185,6 @@ func (e *remoteEngine) install(ctx context.Context) (string, bool, error) {
 	if err := e.t.Conn.Upload(ctx, f, dest, 0o755); err != nil {
 		return "", false, fmt.Errorf("upload %s to %s: %w", bin, dest, err)
 	}
+	installed.Store(key, struct{}{})
 	return dest, true, nil
 }

@@ -55,30 +55,46 @@ func newRemoteEngine(t *runbook.Target, binary string) *remoteEngine {
 // A run that prints nothing for e.stall (when set) is stopped with a
 // stall error (stall.go).
 func (e *remoteEngine) runStreaming(ctx context.Context, argv []string) (transport.Result, error) {
+	return e.runWrapped(ctx, argv, transport.Command{Argv: argv}, "")
+}
+
+// runWrapped runs cmd, which runs the engine argv (named in stall errors),
+// as runStreaming does. When mark is set, the line mark on standard output
+// ends the engine's own output: what follows is the engine's report, which
+// is neither progress nor output (cutReport takes it out of the result).
+func (e *remoteEngine) runWrapped(ctx context.Context, argv []string, cmd transport.Command, mark string) (transport.Result, error) {
 	t := e.t
 	ctx, watch := watchStall(ctx, e.stall, stallSubject(argv))
 	defer watch.stop()
-	cmd := transport.Command{
-		Argv: argv,
-		Stdout: func(line string) {
-			if p, ok := progressLine(line); ok {
-				watch.alive(&p)
-				if t.Progress != nil {
-					t.Progress(p)
-				}
+	inReport := false
+	cmd.Stdout = func(line string) {
+		if inReport {
+			return
+		}
+		if mark != "" && strings.HasSuffix(line, mark) {
+			// A last engine line without a newline ends in the mark.
+			inReport, line = true, strings.TrimSuffix(line, mark)
+			if line == "" {
 				return
 			}
-			watch.alive(nil)
-			if t.Output != nil {
-				t.Output("stdout", line)
+		}
+		if p, ok := progressLine(line); ok {
+			watch.alive(&p)
+			if t.Progress != nil {
+				t.Progress(p)
 			}
-		},
-		Stderr: func(line string) {
-			watch.alive(nil)
-			if t.Output != nil {
-				t.Output("stderr", line)
-			}
-		},
+			return
+		}
+		watch.alive(nil)
+		if t.Output != nil {
+			t.Output("stdout", line)
+		}
+	}
+	cmd.Stderr = func(line string) {
+		watch.alive(nil)
+		if t.Output != nil {
+			t.Output("stderr", line)
+		}
 	}
 	res, err := run(ctx, t, cmd)
 	if serr := watch.err(); serr != nil {
@@ -161,7 +177,8 @@ type engineRun struct {
 // when program is not "") with args, the source connection string as
 // --source-server without its password, and, for pgrunbook, --progress-json
 // and --report. The passfile and the report live in e.workDir when set,
-// else in a private work directory removed afterwards.
+// else in a private work directory that the run's own command makes and
+// removes (runOnce).
 func (e *remoteEngine) runEngine(ctx context.Context, program string, args []string, conninfo string) (*engineRun, error) {
 	withReport := program == ""
 	if withReport {
@@ -174,15 +191,7 @@ func (e *remoteEngine) runEngine(ctx context.Context, program string, args []str
 	if e.workDir != nil {
 		return e.runIn(ctx, e.workDir, program, args, conninfo, withReport)
 	}
-	w, err := e.newWorkDir(ctx)
-	if err != nil {
-		return nil, err
-	}
-	out, err := e.runIn(ctx, w, program, args, conninfo, withReport)
-	if rerr := w.remove(); err == nil && rerr != nil {
-		err = rerr
-	}
-	return out, err
+	return e.runOnce(ctx, program, args, conninfo, withReport)
 }
 
 func (e *remoteEngine) runIn(ctx context.Context, w *workDir, program string, args []string, conninfo string, withReport bool) (*engineRun, error) {

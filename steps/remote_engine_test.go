@@ -52,6 +52,8 @@ func (h *fakeHost) Exec(_ context.Context, cmd transport.Command) (transport.Res
 			return transport.Result{Stdout: strconv.Itoa(len(b)) + "\n"}, nil
 		}
 		return transport.Result{ExitCode: absentRC}, nil
+	case a[0] == "sh" && a[2] == engineScript:
+		return h.engineScript(cmd), nil
 	case a[0] == "mktemp":
 		return transport.Result{Stdout: "/tmp/pgrunbook-engine.AbCd1234\n"}, nil
 	case a[0] == "sh" && strings.Contains(a[2], "umask 077"):
@@ -85,6 +87,36 @@ func (h *fakeHost) Exec(_ context.Context, cmd transport.Command) (transport.Res
 		return transport.Result{ExitCode: absentRC}, nil
 	}
 	return transport.Result{ExitCode: 127, Stderr: "fake host: unknown command " + strings.Join(a, " ")}, nil
+}
+
+// engineScript plays engineScript: the work directory $1, the passfile
+// from stdin when $3 is 1, the engine run, then the mark $2 and the report
+// on stdout, and the directory gone.
+func (h *fakeHost) engineScript(cmd transport.Command) transport.Result {
+	a := cmd.Argv
+	dir, mark, pw := a[4], a[5], a[6]
+	if pw == "1" {
+		b, _ := io.ReadAll(cmd.Stdin)
+		h.files[dir+"/pgpass"] = b
+	}
+	res := h.engine(transport.Command{Argv: a[7:], Become: cmd.Become})
+	for _, arg := range a[7:] {
+		if p, ok := strings.CutPrefix(arg, "--report="+dir+"/"); ok {
+			h.files[dir+"/"+p] = []byte("{\"rewind_needed\": true,\n \"divergence\": {\"lsn\": \"0/3000000\", \"timeline\": 1}, \"staged\": []}")
+			res.Stdout += mark + "\n" + string(h.files[dir+"/"+p]) + "\n"
+		}
+	}
+	if cmd.Stdout != nil {
+		for _, l := range strings.Split(strings.TrimSpace(res.Stdout), "\n") {
+			cmd.Stdout(l)
+		}
+	}
+	for p := range h.files {
+		if strings.HasPrefix(p, dir+"/") {
+			delete(h.files, p)
+		}
+	}
+	return res
 }
 
 func (h *fakeHost) Upload(_ context.Context, r io.Reader, dest string, _ fs.FileMode) error {
@@ -195,9 +227,13 @@ func TestInstallSkipsPresentBinary(t *testing.T) {
 			t.Fatalf("install %d: %q uploaded=%v %v; want %s uploaded=%v", i, dest, uploaded, err, want, wantUpload)
 		}
 	}
+	if n := h.count("sh"); n != 1 {
+		t.Errorf("the binary was looked for %d times on one connection; want 1", n)
+	}
 	// A file of the wrong size under the name (a foreign or damaged copy)
-	// is replaced.
+	// is replaced when a connection first looks.
 	h.files[want] = []byte("short")
+	installed.Range(func(k, _ any) bool { installed.Delete(k); return true })
 	if _, uploaded, err := e.install(context.Background()); err != nil || !uploaded {
 		t.Fatalf("install over a wrong-size file: uploaded=%v %v", uploaded, err)
 	}
@@ -249,12 +285,16 @@ func TestRunEngineKeepsPasswordOffTheCommandLine(t *testing.T) {
 			}
 		}
 		var passfile string
+		runs := 0
 		for _, c := range h.cmds {
 			if c.Become != "postgres" && c.Argv[0] != "uname" && !(c.Argv[0] == "sh" && c.Argv[2] == ensureScript) {
 				t.Errorf("%v ran as %q; want postgres", c.Argv, c.Become)
 			}
-			if c.Stdin != nil && c.Argv[0] == "sh" {
-				passfile = c.Argv[4]
+			if c.Become != "" {
+				runs++
+			}
+			if c.Stdin != nil && c.Argv[0] == "sh" && c.Argv[2] == engineScript && c.Argv[6] == "1" {
+				passfile = c.Argv[4] + "/pgpass"
 			}
 			if strings.Contains(strings.Join(c.Argv, " "), "s3cr") {
 				t.Errorf("a command line carries the password: %v", c.Argv)
@@ -263,6 +303,12 @@ func TestRunEngineKeepsPasswordOffTheCommandLine(t *testing.T) {
 		if passfile == "" || !strings.Contains(line, passfile) && !strings.Contains(line, url.QueryEscape(passfile)) {
 			t.Errorf("passfile %q not written or not used in %q", passfile, line)
 		}
+		// The work directory, the passfile, the run and the report are
+		// one command on the host.
+		if runs != 1 {
+			t.Errorf("%d commands ran as postgres; want 1", runs)
+		}
+		h.cmds = nil
 	}
 	if len(progress) != 2 || progress[0] != (runbook.Progress{Phase: "copying", Done: 5, Total: 10, Unit: "bytes"}) {
 		t.Errorf("progress %+v", progress)
