@@ -77,6 +77,16 @@ type rejoinRun struct {
 	// fetched is the file data each host's rewind fetched; sent is what
 	// crossed the network for it (equal to fetched over SQL).
 	fetched, sent map[string]int64
+	// cpu is the CPU the whole machine used during the run (every lab
+	// host's processes and the bastion's, and whatever else the machine
+	// ran); labCPU is the lab's processes' alone (sshd, sudo, shells,
+	// engines, postgres on every host and the bastion), bastion is this
+	// process's (the executor).
+	cpu, labCPU, bastion time.Duration
+	// stepCPU is, per step, the machine's CPU from the previous step's end
+	// to this one's (meaningful for a run of one host: with more, hosts
+	// run their steps at their own pace and the intervals interleave).
+	stepCPU map[string]time.Duration
 }
 
 // BenchmarkRejoinFleet measures `pgrunbook run playbooks/rejoin.yml`
@@ -132,6 +142,12 @@ func BenchmarkRejoinFleet(b *testing.B) {
 			return c
 		}
 
+		// What the lab's processes use doing nothing (22 idle servers,
+		// their archivers and checkpoints), for reading the CPU rows.
+		inodes := labNamespaces(lab)
+		rest := snapshotLab(inodes)
+		time.Sleep(2 * time.Second)
+		fmt.Printf("rejoin fleet: the lab at rest uses %.3f s of CPU per second\n", snapshotLab(inodes).since(rest).Seconds()/2)
 		loadStart := loadAverage()
 		b.StartTimer()
 		runs := []rejoinRun{rejoinClusters(b, lab, engine, overSQL, "sql", "1 over SQL", next(1))}
@@ -234,25 +250,35 @@ func rejoinClusters(b *testing.B, lab *testenv.Lab, engine, playbook, transfer, 
 	b.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	run := rejoinRun{label: label, transfer: transfer, steps: map[string]time.Duration{}, ran: map[string]bool{}, fetched: map[string]int64{}, sent: map[string]int64{}}
+	run := rejoinRun{label: label, transfer: transfer, steps: map[string]time.Duration{}, ran: map[string]bool{},
+		fetched: map[string]int64{}, sent: map[string]int64{}, stepCPU: map[string]time.Duration{}}
 	for _, c := range clusters {
 		run.hosts = append(run.hosts, c.Primary)
 	}
-	var out bytes.Buffer
 	opts := runOptions{
 		inventory: lab.Inventory, forks: fleetBenchWidth, output: "json", limit: strings.Join(run.hosts, ","),
 		extra: []string{"engine_binary=" + engine},
 	}
+	inodes := labNamespaces(lab)
+	labStart := snapshotLab(inodes)
+	self := selfCPU()
+	out := newCPULog()
 	start := time.Now()
-	err := runRun(ctx, opts, []string{playbook}, &out)
+	err := runRun(ctx, opts, []string{playbook}, out)
 	run.wall = time.Since(start)
+	run.cpu, run.bastion = machineBusy()-out.start, selfCPU()-self
+	// The sessions' sshd ends when its connection closes; its listener
+	// reaps it a moment later, and only then counts its CPU.
+	time.Sleep(50 * time.Millisecond)
+	run.labCPU = snapshotLab(inodes).since(labStart)
 	if code := exitCode(err); code != 0 {
 		b.Fatalf("rejoin of %v: exit %d: %v\n%s", run.hosts, code, err, out.String())
 	}
 
 	var recap map[string]runbook.HostRecap
 	verified := map[string]bool{}
-	for _, line := range strings.Split(strings.TrimSpace(out.String()), "\n") {
+	prev := out.start
+	for i, line := range strings.Split(strings.TrimSpace(out.String()), "\n") {
 		var e runbook.Event
 		if err := json.Unmarshal([]byte(line), &e); err != nil {
 			b.Fatalf("rejoin of %v: not JSON: %v: %s", run.hosts, err, line)
@@ -264,6 +290,10 @@ func rejoinClusters(b *testing.B, lab *testenv.Lab, engine, playbook, transfer, 
 			}
 			run.steps[e.Step] = max(run.steps[e.Step], time.Duration(e.DurationMS)*time.Millisecond)
 			run.ran[e.Step] = run.ran[e.Step] || e.Status != runbook.StatusSkipped
+			if i < len(out.busy) {
+				run.stepCPU[e.Step] += out.busy[i] - prev
+				prev = out.busy[i]
+			}
 			switch e.Step {
 			case stepRewind:
 				m := rewindFetched.FindStringSubmatch(e.Msg)
@@ -426,6 +456,9 @@ func printRejoinTable(runs []rejoinRun, base map[string]time.Duration) {
 	line("wall / t1 of its transfer", func(r rejoinRun) string {
 		return fmt.Sprintf("%.2f", r.wall.Seconds()/base[r.transfer].Seconds())
 	})
+	line("machine CPU (all processes)", func(r rejoinRun) string { return fmt.Sprintf("%.2f s", r.cpu.Seconds()) })
+	line("  the lab's processes", func(r rejoinRun) string { return fmt.Sprintf("%.2f s", r.labCPU.Seconds()) })
+	line("  the bastion's pgrunbook", func(r rejoinRun) string { return fmt.Sprintf("%.2f s", r.bastion.Seconds()) })
 	for _, step := range runs[0].order {
 		line("  "+step, func(r rejoinRun) string {
 			if !r.ran[step] {
@@ -440,6 +473,15 @@ func printRejoinTable(runs []rejoinRun, base map[string]time.Duration) {
 			total += n
 		}
 		return fmt.Sprintf("%.1f MB", float64(total)/(1<<20))
+	}
+	fmt.Fprintln(w, "machine CPU per step (runs of one host)\t")
+	for _, step := range runs[0].order {
+		line("  "+step, func(r rejoinRun) string {
+			if len(r.hosts) != 1 {
+				return "–"
+			}
+			return fmt.Sprintf("%.2f s", r.stepCPU[step].Seconds())
+		})
 	}
 	line("rewinds fetched (total)", func(r rejoinRun) string { return mb(r.fetched) })
 	line("rewinds sent (total)", func(r rejoinRun) string { return mb(r.sent) })
