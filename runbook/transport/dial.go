@@ -37,6 +37,7 @@ func dialChain(ctx context.Context, cfg SSHConfig) ([]*ssh.Client, error) {
 			}
 			return nil, unreachable(err, "connect to %s (%s)", cfg.Name, cfg.Addr)
 		}
+		conn = quickAck(conn)
 	}
 	client, err := handshake(ctx, conn, cfg)
 	if err != nil {
