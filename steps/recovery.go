@@ -141,10 +141,21 @@ func (s *Recovery) Run(ctx context.Context, t *runbook.Target) (runbook.Outcome,
 // recovery.signal and recovery.conf.
 func (s *Recovery) plan12(ctx context.Context, t *runbook.Target, d *dataDir) ([]*fileEdit, []string, error) {
 	var msgs []string
-	auto, err := s.readEdit(ctx, t, d.file("postgresql.auto.conf"))
+	// One command reads the four files and the signal file's mode.
+	names := []string{"postgresql.auto.conf", "standby.signal", "recovery.signal", "recovery.conf"}
+	paths := make([]string, len(names))
+	for i, n := range names {
+		paths[i] = d.file(n)
+	}
+	files, err := readFiles(ctx, t, paths...)
 	if err != nil {
 		return nil, nil, err
 	}
+	edit := func(p string) *fileEdit {
+		f := files[p]
+		return &fileEdit{Path: p, Existed: f.Exists, Before: f.Content, After: f.Content}
+	}
+	auto := edit(paths[0])
 	keys, err := applySettings(auto, s.settings(d.Major))
 	if err != nil {
 		return nil, nil, err
@@ -152,30 +163,20 @@ func (s *Recovery) plan12(ctx context.Context, t *runbook.Target, d *dataDir) ([
 	if len(keys) > 0 {
 		msgs = append(msgs, "set "+strings.Join(keys, ", ")+" in postgresql.auto.conf")
 	}
-	signal, err := s.readEdit(ctx, t, d.file("standby.signal"))
-	if err != nil {
-		return nil, nil, err
-	}
+	signal := edit(paths[1])
 	signal.After = nil
 	mode := Mode(0o600)
 	signal.Perm = &mode
-	fi, err := statPath(ctx, t, signal.Path, false)
-	if err != nil {
-		return nil, nil, fmt.Errorf("stat %s: %w", signal.Path, err)
-	}
-	switch {
+	switch perm := files[paths[1]].Perm; {
 	case !signal.Existed:
 		msgs = append(msgs, "created standby.signal")
-	case len(signal.Before) > 0 || fi.Perm != 0o600:
-		msgs = append(msgs, fmt.Sprintf("made standby.signal an empty file of mode 0600 (was %d bytes, mode %s)", len(signal.Before), Mode(fi.Perm)))
+	case len(signal.Before) > 0 || perm != 0o600:
+		msgs = append(msgs, fmt.Sprintf("made standby.signal an empty file of mode 0600 (was %d bytes, mode %s)", len(signal.Before), Mode(perm)))
 		signal.Force = true
 	}
 	edits := []*fileEdit{auto, signal}
-	for _, name := range []string{"recovery.signal", "recovery.conf"} {
-		e, err := s.readEdit(ctx, t, d.file(name))
-		if err != nil {
-			return nil, nil, err
-		}
+	for i, name := range names[2:] {
+		e := edit(paths[2+i])
 		if e.Existed {
 			e.Remove = true
 			msgs = append(msgs, "removed "+name)
