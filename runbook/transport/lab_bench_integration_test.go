@@ -193,3 +193,55 @@ func BenchmarkLabExecBecome(b *testing.B) {
 		return err
 	})
 }
+
+// BenchmarkLabExecBastion is a no-op step under become on four lab hosts
+// behind a bastion, as the rejoin runs its steps: with the connection to
+// the bastion acknowledging at once (quickAck) and with the kernel's
+// delayed acknowledgements, which made the bastion's sshd hold every exit
+// status for up to 40 ms.
+func BenchmarkLabExecBastion(b *testing.B) {
+	lab := testenv.ForTest(b, testenv.Spec{Hosts: labHosts, Bastion: true})
+	for _, tt := range []struct {
+		name    string
+		delayed bool
+	}{{"quickack", false}, {"delayed-ack", true}} {
+		b.Run(tt.name, func(b *testing.B) {
+			delayedAcks = tt.delayed
+			defer func() { delayedAcks = false }()
+			lb := &labBench{sshdPIDs: []int{sshdPID(b, lab.Bastion)}}
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			for _, h := range lab.Hosts {
+				cfg := SSHConfig{Name: h.Name, Addr: h.SSHAddr(), User: testenv.LoginUser,
+					KeyFiles: []string{lab.Key}, KnownHosts: []string{lab.KnownHosts},
+					Bastion: &SSHConfig{Name: lab.Bastion.Name, Addr: lab.Bastion.SSHAddr(), User: testenv.LoginUser,
+						KeyFiles: []string{lab.Key}, KnownHosts: []string{lab.KnownHosts}}}
+				c, err := DialSSH(ctx, cfg)
+				if err != nil {
+					b.Fatal(err)
+				}
+				defer c.Close()
+				lb.conns = append(lb.conns, c.(*sshConn))
+				lb.sshdPIDs = append(lb.sshdPIDs, sshdPID(b, h))
+			}
+			runOnAll(b, lb, func(c *sshConn) error {
+				_, err := c.Exec(context.Background(), Command{Argv: []string{"true"}, Become: "postgres"})
+				return err
+			})
+		})
+	}
+}
+
+// sshdPID is the pid of h's listening sshd.
+func sshdPID(b *testing.B, h *testenv.Host) int {
+	b.Helper()
+	text, err := os.ReadFile(filepath.Join(h.Dirs.Root, "sshd.pid"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	pid, err := strconv.Atoi(strings.TrimSpace(string(text)))
+	if err != nil {
+		b.Fatal(err)
+	}
+	return pid
+}
