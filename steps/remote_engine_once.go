@@ -71,6 +71,11 @@ func (e *remoteEngine) runOnce(ctx context.Context, program string, args []strin
 	body, found := cutReport(&res, mark)
 	out.Result = res
 	if err != nil {
+		// Cancelled or cut off, the script may not have reached its
+		// EXIT trap (the watchdog's SIGKILL follows its SIGTERM after a
+		// second): remove the directory, passfile and all, as a command of
+		// its own, as far as the connection still allows.
+		_ = (&workDir{e: e, Path: dir}).remove()
 		return out, fmt.Errorf("run %s: %w", path.Base(program), err)
 	}
 	if withReport {

@@ -33,6 +33,9 @@ type fakeHost struct {
 	uploads []string
 	// engine answers the run of the shipped binary.
 	engine func(cmd transport.Command) transport.Result
+	// engineErr, when set, is the error of the engine's command (a
+	// cancelled or lost session).
+	engineErr error
 }
 
 func newFakeHost() *fakeHost {
@@ -53,6 +56,13 @@ func (h *fakeHost) Exec(_ context.Context, cmd transport.Command) (transport.Res
 		}
 		return transport.Result{ExitCode: absentRC}, nil
 	case a[0] == "sh" && a[2] == engineScript:
+		if h.engineErr != nil {
+			if a[6] == "1" {
+				b, _ := io.ReadAll(cmd.Stdin)
+				h.files[a[4]+"/pgpass"] = b
+			}
+			return transport.Result{}, h.engineErr
+		}
 		return h.engineScript(cmd), nil
 	case a[0] == "mktemp":
 		return transport.Result{Stdout: "/tmp/pgrunbook-engine.AbCd1234\n"}, nil
@@ -315,6 +325,31 @@ func TestRunEngineKeepsPasswordOffTheCommandLine(t *testing.T) {
 	}
 	if len(output) != 2 || output[0] != "stdout: plain line" {
 		t.Errorf("output %q", output)
+	}
+}
+
+// TestRunEngineCancelledRemovesWorkDir checks that an engine run that
+// did not end normally (cancelled, connection cut) still removes its work
+// directory and the passfile in it, with a command of its own.
+func TestRunEngineCancelledRemovesWorkDir(t *testing.T) {
+	if runtime.GOOS != "linux" || runtime.GOARCH != "amd64" {
+		t.Skip("the fake host says Linux x86_64")
+	}
+	fakeExecutable(t, "engine")
+	h := newFakeHost()
+	h.engineErr = context.Canceled
+	tgt := &runbook.Target{Conn: h, Become: "postgres"}
+	_, err := newRemoteEngine(tgt, "").runEngine(context.Background(), "", []string{"rewind"}, "host=a password=pw")
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("runEngine: %v, want the cancellation", err)
+	}
+	for p := range h.files {
+		if strings.HasPrefix(p, "/tmp/pgrunbook-engine.") {
+			t.Errorf("%s left on the host", p)
+		}
+	}
+	if n := h.count("rm"); n != 1 {
+		t.Errorf("rm ran %d times; want 1", n)
 	}
 }
 
