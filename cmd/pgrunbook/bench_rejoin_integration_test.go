@@ -457,6 +457,9 @@ func printRejoinTable(runs []rejoinRun, base map[string]time.Duration) {
 		return fmt.Sprintf("%.2f", r.wall.Seconds()/base[r.transfer].Seconds())
 	})
 	line("machine CPU (all processes)", func(r rejoinRun) string { return fmt.Sprintf("%.2f s", r.cpu.Seconds()) })
+	line("  ÷ CPUs: the wall's floor", func(r rejoinRun) string {
+		return fmt.Sprintf("%.2f s", r.cpu.Seconds()/float64(runtime.NumCPU()))
+	})
 	line("  the lab's processes", func(r rejoinRun) string { return fmt.Sprintf("%.2f s", r.labCPU.Seconds()) })
 	line("  the bastion's pgrunbook", func(r rejoinRun) string { return fmt.Sprintf("%.2f s", r.bastion.Seconds()) })
 	for _, step := range runs[0].order {
