@@ -11,8 +11,14 @@ export PATH := /usr/local/go/bin:$(PATH)
 
 all: build
 
+# The binary is also the engine the playbook's steps ship to every host:
+# without a symbol table and DWARF it is 30% smaller to send (16 MB, not 23),
+# and -trimpath keeps the build machine's paths out of it. Panics still
+# print their stacks.
+BUILDFLAGS := -trimpath -ldflags='-s -w'
+
 build:
-	$(GO) build -o $(BIN) ./cmd/pgrunbook
+	$(GO) build $(BUILDFLAGS) -o $(BIN) ./cmd/pgrunbook
 
 # deps installs the system packages the lab and the tests need: OpenSSH's
 # server for the lab hosts, sudo for become, PostgreSQL 15 for the clusters,
