@@ -87,6 +87,20 @@
 //	pgrunbook lab up --name demo --hosts 4 --clusters 2 --postgres --bastion
 //	pgrunbook run playbooks/drill.yml -i /var/lib/pgrunbook/lab/demo/inventory.yml
 //
+// All hosts share this machine's CPUs too, so a busy host slows down the
+// others, which separate machines would not. Spec.HostCPU gives every host
+// (the bastion too) a CPU budget of its own: a cgroup
+// pgrunbook-lab-NAME-HOST (cgroup v1's cpu controller, or cgroup v2) with a
+// CFS quota of that many CPUs in a 10 ms period, holding every process of
+// the host from its start: its sshd and so everything run over SSH (shells,
+// sudo, engines, servers started by steps), its PostgreSQL and whatever
+// Exec runs. The executor, in the root namespace, stays outside. Down (and
+// an Up that fails, or replaces a crashed lab) removes the cgroups;
+// CheckHostCPU says whether this machine can make them; CPUThrottled says
+// how long a host's budget held it back.
+//
+//	lab := testenv.ForTest(t, testenv.Spec{Hosts: 2, Bastion: true, Postgres: true, HostCPU: 0.2})
+//
 // Up adds one route to the root namespace and leaves it there:
 // 10.77.0.0/16 unreachable, below every lab's /24, so that a packet for a
 // lab address never follows the default route off this machine.

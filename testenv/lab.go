@@ -48,6 +48,9 @@ type Lab struct {
 	// Clusters are the lab's PostgreSQL clusters, in order; empty without
 	// Postgres.
 	Clusters []*Cluster `json:"clusters,omitempty"`
+	// HostCPU is each host's CPU budget in CPUs (Spec.HostCPU); zero when
+	// the hosts share this machine's CPUs freely.
+	HostCPU float64 `json:"host_cpu,omitempty"`
 
 	// rewindPassword is the rewind role's password, known only to the
 	// process that brought the lab up: it goes into the inventory and the
@@ -73,6 +76,9 @@ type Host struct {
 	// Cluster names the PostgreSQL cluster the host belongs to; empty
 	// without Postgres and for the bastion.
 	Cluster string `json:"cluster,omitempty"`
+	// CPUCgroup is the directory of the cgroup that holds every process
+	// of the host, with its CPU budget (Spec.HostCPU); empty without one.
+	CPUCgroup string `json:"cpu_cgroup,omitempty"`
 }
 
 // HostDirs are one host's directories. All lab hosts share this machine's

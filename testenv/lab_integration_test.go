@@ -263,6 +263,10 @@ func labTraces(t *testing.T, name, stateDir string) []string {
 	if _, err := os.Stat(labLockPath(name)); err == nil {
 		traces = append(traces, labLockPath(name))
 	}
+	for _, root := range []string{cgroupV1CPU, cgroupV2Root} {
+		cgs, _ := filepath.Glob(filepath.Join(root, cgroupPrefix+name+"-*"))
+		traces = append(traces, cgs...)
+	}
 	recs, err := readSlots()
 	if err != nil {
 		t.Fatal(err)
@@ -429,7 +433,7 @@ func TestLabReattachAndFailures(t *testing.T) {
 }
 
 // An Up that fails half way (here: sshd does not start) leaves nothing
-// behind.
+// behind, the hosts' cgroups included when the machine can make them.
 func TestLabFailedUpLeavesNothing(t *testing.T) {
 	skipUnlessRoot(t)
 	saved := sshdBinary
@@ -437,7 +441,13 @@ func TestLabFailedUpLeavesNothing(t *testing.T) {
 	t.Cleanup(func() { sshdBinary = saved })
 	name := fmt.Sprintf("tfail%d", os.Getpid()%10000)
 	dir := filepath.Join(t.TempDir(), "state")
-	lab, err := Up(context.Background(), Spec{Name: name, Hosts: 2, Bastion: true, StateDir: dir, OwnerPID: os.Getpid()})
+	spec := Spec{Name: name, Hosts: 2, Bastion: true, StateDir: dir, OwnerPID: os.Getpid()}
+	if err := CheckHostCPU(); err == nil {
+		spec.HostCPU = 0.5
+	} else {
+		t.Logf("without host CPU budgets: %v", err)
+	}
+	lab, err := Up(context.Background(), spec)
 	if err == nil {
 		lab.Down(context.Background())
 		t.Fatal("Up succeeded without sshd")

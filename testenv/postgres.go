@@ -109,6 +109,7 @@ func (l *Lab) pgOptions(h *Host, c *Cluster) pgcluster.Options {
 		SocketDir:       h.Dirs.SocketDir,
 		ListenAddresses: h.Address + ",127.0.0.1",
 		NetNS:           h.Namespace,
+		Cgroup:          h.CPUCgroup,
 		// The lab outlives `pgrunbook lab up`; Down stops the servers.
 		Detached:       true,
 		BinDir:         PGBinDir,
@@ -139,6 +140,7 @@ func (l *Lab) pgCluster(h *Host) *pgcluster.Cluster {
 		LogFile:         h.pgLogFile(),
 		BinDir:          PGBinDir,
 		NetNS:           h.Namespace,
+		Cgroup:          h.CPUCgroup,
 		Detached:        true,
 	}
 }

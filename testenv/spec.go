@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"regexp"
+	"runtime"
 )
 
 // BaseDir is where the lab keeps what outlives one process: default state
@@ -47,6 +48,16 @@ type Spec struct {
 	// once the process is gone, any later Up may tear the lab down. ForTest
 	// sets it, so labs of crashed test binaries do not pile up.
 	OwnerPID int
+	// HostCPU, when positive, gives every host of the lab (the bastion
+	// too) a CPU budget of its own of that many CPUs (0.2: a fifth of one
+	// CPU), as separate machines have, instead of letting all hosts share
+	// this machine's CPUs: each host gets a cgroup with a CFS quota, and
+	// every process of the host runs in it (its sshd, so everything
+	// started over SSH, and its PostgreSQL). The processes that use the
+	// lab from the root namespace, such as an executor, stay outside.
+	// Zero, the default, gives no budgets; at least MinHostCPU, at most
+	// this machine's CPUs. CheckHostCPU says whether the machine can.
+	HostCPU float64
 }
 
 var (
@@ -87,6 +98,9 @@ func (s Spec) normalize() (Spec, error) {
 			return s, fmt.Errorf("lab %s: host name %q is the bastion's", s.Name, h)
 		}
 		seen[h] = true
+	}
+	if s.HostCPU != 0 && (s.HostCPU < MinHostCPU || s.HostCPU > float64(runtime.NumCPU())) {
+		return s, fmt.Errorf("lab %s: host CPU budget %g: want 0 (none) or %g to %d CPUs", s.Name, s.HostCPU, MinHostCPU, runtime.NumCPU())
 	}
 	if err := s.normalizeClusters(); err != nil {
 		return s, err

@@ -26,6 +26,11 @@ func TestSpecNormalize(t *testing.T) {
 		{"duplicate host", Spec{Name: "a", HostNames: []string{"x", "x"}}, nil, "twice"},
 		{"bastion name taken", Spec{Name: "a", HostNames: []string{"bastion"}, Bastion: true}, nil, "bastion"},
 		{"bastion name free without bastion", Spec{Name: "a", HostNames: []string{"bastion"}}, []string{"bastion"}, ""},
+		{"host CPU budget", Spec{Name: "a", HostCPU: 0.2}, []string{"pg1"}, ""},
+		{"smallest host CPU budget", Spec{Name: "a", HostCPU: MinHostCPU}, []string{"pg1"}, ""},
+		{"host CPU budget too small", Spec{Name: "a", HostCPU: MinHostCPU / 2}, nil, "host CPU budget"},
+		{"negative host CPU budget", Spec{Name: "a", HostCPU: -0.2}, nil, "host CPU budget"},
+		{"host CPU budget above the machine's", Spec{Name: "a", HostCPU: 1e6}, nil, "host CPU budget"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -59,7 +59,8 @@ func startSSHD(ctx context.Context, h *Host) error {
 		return nil
 	}
 	os.Remove(h.pidFile())
-	if _, err := run(ctx, "ip", "netns", "exec", h.Namespace, sshdBinary, "-f", h.sshdConfig(), "-E", h.sshdLog()); err != nil {
+	// In the host's cgroup, sshd's sessions (and all they start) are too.
+	if _, err := run(ctx, h.inCgroup("ip", "netns", "exec", h.Namespace, sshdBinary, "-f", h.sshdConfig(), "-E", h.sshdLog())...); err != nil {
 		return fmt.Errorf("start sshd of host %s: %w%s", h.Name, err, logTail(h.sshdLog()))
 	}
 	deadline := time.Now().Add(10 * time.Second)

@@ -83,7 +83,8 @@ func Purge(ctx context.Context, name string) error {
 }
 
 // purgeNetwork kills the processes of the lab's namespaces and removes the
-// namespaces and its root-namespace links.
+// namespaces, its root-namespace links and, once their processes are
+// gone, the hosts' cgroups (Spec.HostCPU).
 func purgeNetwork(ctx context.Context, name string) error {
 	nss, err := labNamespaces(name)
 	if err != nil {
@@ -108,6 +109,9 @@ func purgeNetwork(ctx context.Context, name string) error {
 		if err := deleteLink(ctx, link); err != nil {
 			errs = append(errs, err)
 		}
+	}
+	if err := removeCgroups(ctx, name); err != nil {
+		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
 }

@@ -45,6 +45,12 @@ func Up(ctx context.Context, spec Spec) (*Lab, error) {
 	if err := guardLabRange(ctx); err != nil {
 		return nil, fmt.Errorf("lab %s up: %w", spec.Name, err)
 	}
+	var hier cpuHierarchy
+	if spec.HostCPU != 0 {
+		if hier, err = findCPUHierarchy(); err != nil {
+			return nil, fmt.Errorf("lab %s up: host CPU budgets: %w", spec.Name, err)
+		}
+	}
 	owner := &Lab{Name: spec.Name, StateDir: spec.StateDir, OwnerPID: spec.OwnerPID}
 	if spec.OwnerPID != 0 {
 		if owner.OwnerStart, err = processStart(spec.OwnerPID); err != nil {
@@ -61,6 +67,10 @@ func Up(ctx context.Context, spec Spec) (*Lab, error) {
 	}
 	l := layout(spec, slots)
 	l.OwnerPID, l.OwnerStart = owner.OwnerPID, owner.OwnerStart
+	if spec.HostCPU != 0 {
+		l.HostCPU = spec.HostCPU
+		l.assignCgroups(hier)
+	}
 	if l.Postgres {
 		if l.rewindPassword, err = newPassword(); err != nil {
 			return nil, fmt.Errorf("lab %s up: %w", spec.Name, err)
@@ -88,6 +98,10 @@ func (l *Lab) build(ctx context.Context) error {
 		return err
 	}
 	if err := l.createNetwork(ctx); err != nil {
+		return err
+	}
+	// Before any process of a host starts, so that all of them run in it.
+	if err := l.createCgroups(); err != nil {
 		return err
 	}
 	for _, h := range l.allHosts() {

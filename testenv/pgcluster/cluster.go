@@ -30,6 +30,9 @@ type Cluster struct {
 	// NetNS is the network namespace the server runs in ("" for this
 	// process's own).
 	NetNS string
+	// Cgroup is the cgroup every program run for the cluster joins (see
+	// Options.Cgroup), or empty.
+	Cgroup string
 	// Detached servers outlive this process (see Options.Detached).
 	Detached bool
 
@@ -90,6 +93,7 @@ func newCluster(opts Options) (*Cluster, error) {
 		LogFile:         filepath.Join(dir, "postgres.log"),
 		BinDir:          opts.binDir(),
 		NetNS:           opts.NetNS,
+		Cgroup:          opts.Cgroup,
 		Detached:        opts.Detached,
 	}
 	if c.Name == "" {

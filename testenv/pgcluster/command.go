@@ -48,6 +48,9 @@ func baseEnv(pu osUser) []string {
 // namespace's addresses).
 func (c *Cluster) Command(ctx context.Context, program string, args ...string) (*exec.Cmd, error) {
 	if c.NetNS == "" {
+		if c.Cgroup != "" {
+			return nil, fmt.Errorf("run %s in cgroup %s: needs a network namespace", filepath.Base(program), c.Cgroup)
+		}
 		return Command(ctx, program, args...)
 	}
 	pu, err := postgresUser()
@@ -62,6 +65,9 @@ func (c *Cluster) Command(ctx context.Context, program string, args ...string) (
 	nsArgs := append([]string{"--net=" + filepath.Join(netnsDir, c.NetNS),
 		"--setuid", strconv.Itoa(pu.uid), "--setgid", strconv.Itoa(pu.gid), "--", program}, args...)
 	cmd := exec.CommandContext(ctx, nsenterPath, nsArgs...)
+	if c.Cgroup != "" {
+		cmd = exec.CommandContext(ctx, shPath, append([]string{"-c", joinCgroupScript, filepath.Join(c.Cgroup, "cgroup.procs"), nsenterPath}, nsArgs...)...)
+	}
 	cmd.Env = baseEnv(pu)
 	cmd.Dir = "/"
 	cmd.SysProcAttr = sysProcAttr(nil)
@@ -73,6 +79,17 @@ const netnsDir = "/run/netns"
 
 // nsenterPath is util-linux's nsenter.
 const nsenterPath = "/usr/bin/nsenter"
+
+// shPath is the shell that moves a command into its cgroup.
+const shPath = "/bin/sh"
+
+// joinCgroupScript is run by root as `sh -c SCRIPT PROCS PROGRAM ARGS...`:
+// the shell writes its own pid into the cgroup.procs file PROCS ($0), then
+// becomes PROGRAM, so that the program and everything it forks, even at
+// once, are in the cgroup; moving the child after it started could miss
+// those. It runs before nsenter drops to postgres, who could not write
+// the file.
+const joinCgroupScript = `echo $$ > "$0" && exec "$@"`
 
 // run runs program as postgres for this cluster and returns its combined
 // output; on failure the error names the program, its exit status and its

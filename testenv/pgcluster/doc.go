@@ -35,7 +35,9 @@
 // For the lab, Options.NetNS runs the server inside a network namespace
 // (through nsenter, as root, dropping to postgres) with ListenAddresses set
 // to the namespace's address; TCPConnString is how other hosts reach it,
-// while this package's own SQL keeps using the unix socket. Command runs any
+// while this package's own SQL keeps using the unix socket; Options.Cgroup
+// puts every program run for the cluster, the server included, in a cgroup
+// (the lab's per-host CPU budgets). Command runs any
 // other program (psql, pg_rewind, pg_controldata) as postgres with a clean
 // C-locale environment, and HandOver gives a directory made by the test to
 // postgres.

@@ -36,6 +36,12 @@ type Options struct {
 	// SQL from this package still works: it goes through the unix socket,
 	// which lives in the file system, not in the namespace.
 	NetNS string
+	// Cgroup, when set, is the directory of a cgroup (v1 or v2) that every
+	// program run for the cluster (initdb, pg_ctl and so the server, its
+	// backends) joins before it executes, so that a CPU budget set on the
+	// cgroup holds for the whole node from its first instruction. It needs
+	// NetNS: the lab, which runs as root, is its only user.
+	Cgroup string
 	// Detached starts the server with pg_ctl so that it outlives this
 	// process, as a lab brought up by one command and used by the next
 	// needs. By default a server dies with the process that started it,
