@@ -37,9 +37,11 @@
 //		Log: func(l engine.Level, msg string) { log.Print(msg) },
 //	})
 //
-// The target's old pg_control is kept in memory and the new one is written
-// last, after every file was copied: a crash half way leaves the old
-// control file, which the server reads as "not rewound". A marker outside
-// the data directory that makes an interrupted rewind detectable and
-// resumable is later work.
+// Before its first change the rewind records itself outside the data
+// directory: a marker (marker.go) and a scan record of what it read in the
+// target's WAL (scanrecord.go). Until the new pg_control is written last,
+// the target's pg_control is fenced so that PostgreSQL refuses to start it
+// (markerfence.go). A rerun after an interruption resumes from the record,
+// since the target's WAL is no longer what it was: WAL segment files are
+// overwritten in place and recycled rather than freed (walreuse.go).
 package engine
