@@ -87,6 +87,11 @@ type rejoinRun struct {
 	// to this one's (meaningful for a run of one host: with more, hosts
 	// run their steps at their own pace and the intervals interleave).
 	stepCPU map[string]time.Duration
+	// heldBastion and heldHosts are how long the kernel held back the
+	// bastion, and the run's old and new primaries together, because their
+	// CPU budgets were used up (labs with testenv's Spec.HostCPU only): a
+	// budget that throttles a host much is what the run waits for.
+	heldBastion, heldHosts time.Duration
 }
 
 // BenchmarkRejoinFleet measures `pgrunbook run playbooks/rejoin.yml`
@@ -108,10 +113,23 @@ type rejoinRun struct {
 // SQL), playbooks/rejoin.yml being otherwise unchanged; their ratio is
 // reported as t4/t1-stream.
 //
+// All of that runs twice, on two labs one after the other. On the first,
+// the lab's hosts share this machine's CPUs, as they always do. On the
+// second, every host (the bastion too) has a CPU budget of its own
+// (testenv's Spec.HostCPU, PGRUNBOOK_BENCH_HOST_CPU CPUs, 0.2 by default),
+// as the separate machines of a real fleet have: on a machine of 2 CPUs a
+// rejoin uses about as much CPU as wall time, so four at once on shared
+// CPUs cannot take less than about twice one whatever the executor does,
+// while with budgets the 9 hosts busy in the run of four (4 old primaries,
+// 4 new primaries, the bastion) fit in the machine. Its metrics end in
+// -hostcpu. PGRUNBOOK_BENCH_HOST_CPU=0 leaves the second lab out; so does
+// a machine without a usable cgroup cpu controller, with a message.
+//
 // Every run must exit 0 with every host free of failures in the recap,
 // each rewind must have fetched megabytes (and a streamed one, streamed),
 // verify must pass, and each rejoined node must hold its new primary's
-// rows. A table of the runs, step by step, goes to stdout. Run it as:
+// rows. A table of the runs of each lab, step by step, goes to stdout. Run
+// it as:
 //
 //	go test -run '^$' -bench RejoinFleet -benchtime 1x ./cmd/pgrunbook/
 func BenchmarkRejoinFleet(b *testing.B) {
@@ -125,78 +143,156 @@ func BenchmarkRejoinFleet(b *testing.B) {
 	if !stream {
 		fmt.Println("rejoin fleet: the engine has no rewind-serve: no stream variant")
 	}
+	hostCPU := fleetBenchHostCPU(b)
 	overSQL, streamed := rejoinVariants(b)
-	var t1, t4, t1s, t4s time.Duration
+	var shared, budget fleetTimes
 	for range b.N {
-		n := 1 + fleetBenchWidth + 1
-		if stream {
-			n += 1 + fleetBenchWidth
-		}
-		setup := time.Now()
-		lab := splitFleet(b, engine, n)
-		fmt.Printf("rejoin fleet: lab of %d clusters up, seeded, split by the drill in %.1f s (not timed)\n", n, time.Since(setup).Seconds())
-		free := lab.Clusters
-		next := func(k int) []*testenv.Cluster {
-			c := free[:k]
-			free = free[k:]
-			return c
-		}
-
-		// What the lab's processes use doing nothing (22 idle servers,
-		// their archivers and checkpoints), for reading the CPU rows.
-		inodes := labNamespaces(lab)
-		rest := snapshotLab(inodes)
-		time.Sleep(2 * time.Second)
-		fmt.Printf("rejoin fleet: the lab at rest uses %.3f s of CPU per second\n", snapshotLab(inodes).since(rest).Seconds()/2)
-		loadStart := loadAverage()
-		b.StartTimer()
-		runs := []rejoinRun{rejoinClusters(b, lab, engine, overSQL, "sql", "1 over SQL", next(1))}
-		runs = append(runs, rejoinClusters(b, lab, engine, overSQL, "sql", "4 over SQL", next(fleetBenchWidth)))
-		if stream {
-			runs = append(runs, rejoinClusters(b, lab, engine, streamed, "stream", "1 streamed", next(1)))
-			runs = append(runs, rejoinClusters(b, lab, engine, streamed, "stream", "4 streamed", next(fleetBenchWidth)))
-		}
-		runs = append(runs, rejoinClusters(b, lab, engine, overSQL, "sql", "1 over SQL", next(1)))
-		b.StopTimer()
-		fmt.Printf("machine: %d CPUs, load average (1 min) %s before the rejoins, %s after\n", runtime.NumCPU(), loadStart, loadAverage())
-
-		for _, c := range lab.Clusters {
-			checkBenchRejoined(b, lab, c)
-		}
-		one := (runs[0].wall + runs[len(runs)-1].wall) / 2
-		base := map[string]time.Duration{"sql": one}
-		t1 += one
-		t4 += runs[1].wall
-		if stream {
-			base["stream"] = runs[2].wall
-			t1s += runs[2].wall
-			t4s += runs[3].wall
-		}
-		printRejoinTable(runs, base)
-		// The next iteration brings up its own lab; this one goes now
-		// rather than at the end (Down is idempotent for the cleanup).
-		if err := downFleetLab(lab); err != nil {
-			b.Fatal(err)
+		shared.add(rejoinFleetRound(b, engine, overSQL, streamed, stream, 0))
+		if hostCPU > 0 {
+			budget.add(rejoinFleetRound(b, engine, overSQL, streamed, stream, hostCPU))
 		}
 	}
-	n := float64(b.N)
-	b.ReportMetric(t1.Seconds()/n, "s/rejoin-1")
-	b.ReportMetric(t4.Seconds()/n, "s/rejoin-4")
-	b.ReportMetric(t4.Seconds()/t1.Seconds(), "t4/t1")
-	if stream {
-		b.ReportMetric(t1s.Seconds()/n, "s/rejoin-1-stream")
-		b.ReportMetric(t4s.Seconds()/n, "s/rejoin-4-stream")
-		b.ReportMetric(t4s.Seconds()/t1s.Seconds(), "t4/t1-stream")
+	shared.report(b, "", stream)
+	if hostCPU > 0 {
+		budget.report(b, "-hostcpu", stream)
+		fmt.Printf("rejoin fleet, t4/t1: %.2f over SQL with the hosts sharing %d CPUs, %.2f with %g CPU per host",
+			shared.t4.Seconds()/shared.t1.Seconds(), runtime.NumCPU(), budget.t4.Seconds()/budget.t1.Seconds(), hostCPU)
+		if stream {
+			fmt.Printf("; streamed %.2f shared, %.2f with %g CPU per host",
+				shared.t4s.Seconds()/shared.t1s.Seconds(), budget.t4s.Seconds()/budget.t1s.Seconds(), hostCPU)
+		}
+		fmt.Println()
 	}
 }
 
-// splitFleet brings up a lab of n two-host clusters behind a bastion,
-// seeds bench, runs the drill on all of them and writes the split brain's
-// share of bench on both sides of each.
-func splitFleet(b *testing.B, engine string, n int) *testenv.Lab {
+// fleetTimes adds up the wall times of the rounds of one kind of lab: t1
+// and t4 over SQL, t1s and t4s streamed.
+type fleetTimes struct{ t1, t4, t1s, t4s time.Duration }
+
+func (f *fleetTimes) add(r fleetTimes) {
+	f.t1 += r.t1
+	f.t4 += r.t4
+	f.t1s += r.t1s
+	f.t4s += r.t4s
+}
+
+// report reports f's means over b.N rounds, and their ratios, as metrics
+// whose names end in suffix.
+func (f fleetTimes) report(b *testing.B, suffix string, stream bool) {
+	n := float64(b.N)
+	b.ReportMetric(f.t1.Seconds()/n, "s/rejoin-1"+suffix)
+	b.ReportMetric(f.t4.Seconds()/n, "s/rejoin-4"+suffix)
+	b.ReportMetric(f.t4.Seconds()/f.t1.Seconds(), "t4/t1"+suffix)
+	if stream {
+		b.ReportMetric(f.t1s.Seconds()/n, "s/rejoin-1-stream"+suffix)
+		b.ReportMetric(f.t4s.Seconds()/n, "s/rejoin-4-stream"+suffix)
+		b.ReportMetric(f.t4s.Seconds()/f.t1s.Seconds(), "t4/t1-stream"+suffix)
+	}
+}
+
+// defaultHostCPU is the CPU budget of each host of the second lab: with
+// the 9 hosts busy in a run of four at 0.2 CPU each, 1.8 of 2 CPUs.
+const defaultHostCPU = 0.2
+
+// fleetBenchHostCPU returns the CPU budget per host of the second lab, or
+// 0 when there is none: PGRUNBOOK_BENCH_HOST_CPU (0 turns it off),
+// defaultHostCPU without it, and 0 when this machine cannot give budgets,
+// which it says.
+func fleetBenchHostCPU(b *testing.B) float64 {
 	b.Helper()
-	lab := testenv.ForTest(b, testenv.Spec{Hosts: 2 * n, Clusters: n, Bastion: true, Postgres: true})
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	cpu := defaultHostCPU
+	if v, ok := os.LookupEnv("PGRUNBOOK_BENCH_HOST_CPU"); ok && strings.TrimSpace(v) != "" {
+		var err error
+		if cpu, err = strconv.ParseFloat(strings.TrimSpace(v), 64); err != nil || cpu < 0 {
+			b.Fatalf("PGRUNBOOK_BENCH_HOST_CPU=%q: want a number of CPUs per host, 0 for none", v)
+		}
+	}
+	if cpu == 0 {
+		fmt.Println("rejoin fleet: PGRUNBOOK_BENCH_HOST_CPU=0: no runs with a CPU budget per host")
+		return 0
+	}
+	if err := testenv.CheckHostCPU(); err != nil {
+		fmt.Printf("rejoin fleet: no runs with a CPU budget per host: %v\n", err)
+		return 0
+	}
+	return cpu
+}
+
+// rejoinFleetRound brings up a lab (its hosts sharing the machine's CPUs
+// when hostCPU is 0, each with a budget of hostCPU CPUs otherwise), splits
+// its clusters, rejoins 1, 4 (streamed: 1, 4) and 1 old primaries, checks
+// every rejoined node, prints the table of the runs and takes the lab
+// down. It returns the wall times of the runs.
+func rejoinFleetRound(b *testing.B, engine, overSQL, streamed string, stream bool, hostCPU float64) fleetTimes {
+	b.Helper()
+	n := 1 + fleetBenchWidth + 1
+	if stream {
+		n += 1 + fleetBenchWidth
+	}
+	setup := time.Now()
+	lab := splitFleet(b, engine, n, hostCPU)
+	fmt.Printf("rejoin fleet (%s): lab of %d clusters up, seeded, split by the drill in %.1f s (not timed)\n", cpuSetting(hostCPU), n, time.Since(setup).Seconds())
+	free := lab.Clusters
+	next := func(k int) []*testenv.Cluster {
+		c := free[:k]
+		free = free[k:]
+		return c
+	}
+
+	// What the lab's processes use doing nothing (22 idle servers,
+	// their archivers and checkpoints), for reading the CPU rows.
+	inodes := labNamespaces(lab)
+	rest := snapshotLab(inodes)
+	time.Sleep(2 * time.Second)
+	fmt.Printf("rejoin fleet (%s): the lab at rest uses %.3f s of CPU per second\n", cpuSetting(hostCPU), snapshotLab(inodes).since(rest).Seconds()/2)
+	loadStart := loadAverage()
+	b.StartTimer()
+	runs := []rejoinRun{rejoinClusters(b, lab, engine, overSQL, "sql", "1 over SQL", next(1))}
+	runs = append(runs, rejoinClusters(b, lab, engine, overSQL, "sql", "4 over SQL", next(fleetBenchWidth)))
+	if stream {
+		runs = append(runs, rejoinClusters(b, lab, engine, streamed, "stream", "1 streamed", next(1)))
+		runs = append(runs, rejoinClusters(b, lab, engine, streamed, "stream", "4 streamed", next(fleetBenchWidth)))
+	}
+	runs = append(runs, rejoinClusters(b, lab, engine, overSQL, "sql", "1 over SQL", next(1)))
+	b.StopTimer()
+	fmt.Printf("machine: %d CPUs, load average (1 min) %s before the rejoins, %s after\n", runtime.NumCPU(), loadStart, loadAverage())
+
+	for _, c := range lab.Clusters {
+		checkBenchRejoined(b, lab, c)
+	}
+	var t fleetTimes
+	t.t1 = (runs[0].wall + runs[len(runs)-1].wall) / 2
+	t.t4 = runs[1].wall
+	base := map[string]time.Duration{"sql": t.t1}
+	if stream {
+		base["stream"] = runs[2].wall
+		t.t1s, t.t4s = runs[2].wall, runs[3].wall
+	}
+	printRejoinTable(runs, base, hostCPU, len(lab.Hosts)+1)
+	// The next lab comes up on its own; this one goes now rather than at
+	// the end (Down is idempotent for the cleanup).
+	if err := downFleetLab(lab); err != nil {
+		b.Fatal(err)
+	}
+	return t
+}
+
+// cpuSetting names how the lab's hosts get CPU, for the output.
+func cpuSetting(hostCPU float64) string {
+	if hostCPU == 0 {
+		return fmt.Sprintf("hosts sharing %d CPUs", runtime.NumCPU())
+	}
+	return fmt.Sprintf("%g CPU per host", hostCPU)
+}
+
+// splitFleet brings up a lab of n two-host clusters behind a bastion
+// (each host with a budget of hostCPU CPUs, unless 0), seeds bench, runs
+// the drill on all of them and writes the split brain's share of bench on
+// both sides of each.
+func splitFleet(b *testing.B, engine string, n int, hostCPU float64) *testenv.Lab {
+	b.Helper()
+	lab := testenv.ForTest(b, testenv.Spec{Hosts: 2 * n, Clusters: n, Bastion: true, Postgres: true, HostCPU: hostCPU})
+	ctx, cancel := context.WithTimeout(context.Background(), 6*time.Minute)
 	defer cancel()
 	eachFleetCluster(b, lab, func(c *testenv.Cluster) error {
 		p, s := lab.PGCluster(c.Primary), lab.PGCluster(c.NewPrimary())
@@ -259,6 +355,13 @@ func rejoinClusters(b *testing.B, lab *testenv.Lab, engine, playbook, transfer, 
 		inventory: lab.Inventory, forks: fleetBenchWidth, output: "json", limit: strings.Join(run.hosts, ","),
 		extra: []string{"engine_binary=" + engine},
 	}
+	var budgeted []string // the hosts whose CPU budgets the run uses
+	if lab.HostCPU > 0 {
+		for _, c := range clusters {
+			budgeted = append(budgeted, c.Primary, c.NewPrimary())
+		}
+	}
+	heldBastion, heldHosts := heldBack(b, lab, budgeted)
 	inodes := labNamespaces(lab)
 	labStart := snapshotLab(inodes)
 	self := selfCPU()
@@ -271,6 +374,8 @@ func rejoinClusters(b *testing.B, lab *testenv.Lab, engine, playbook, transfer, 
 	// reaps it a moment later, and only then counts its CPU.
 	time.Sleep(50 * time.Millisecond)
 	run.labCPU = snapshotLab(inodes).since(labStart)
+	afterBastion, afterHosts := heldBack(b, lab, budgeted)
+	run.heldBastion, run.heldHosts = afterBastion-heldBastion, afterHosts-heldHosts
 	if code := exitCode(err); code != 0 {
 		b.Fatalf("rejoin of %v: exit %d: %v\n%s", run.hosts, code, err, out.String())
 	}
@@ -340,6 +445,27 @@ func rejoinClusters(b *testing.B, lab *testenv.Lab, engine, playbook, transfer, 
 		b.FailNow()
 	}
 	return run
+}
+
+// heldBack returns how long the kernel has held back lab's bastion, and
+// hosts together, for want of CPU budget; zeros for a lab without budgets.
+func heldBack(b *testing.B, lab *testenv.Lab, hosts []string) (bastion, all time.Duration) {
+	b.Helper()
+	if lab.HostCPU == 0 {
+		return 0, 0
+	}
+	bastion, err := lab.CPUThrottled(lab.Bastion.Name)
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, h := range hosts {
+		d, err := lab.CPUThrottled(h)
+		if err != nil {
+			b.Fatal(err)
+		}
+		all += d
+	}
+	return bastion, all
 }
 
 // fleetEngineServes says whether the engine binary has `rewind-serve`, which
@@ -434,16 +560,22 @@ func checkBenchRejoined(b *testing.B, lab *testenv.Lab, c *testenv.Cluster) {
 	}
 }
 
-// printRejoinTable prints the runs side by side: wall time and its ratio
-// to t1 (base: the single rejoin of the same transfer), each step's
-// longest duration on any host, and what the rewinds fetched and sent. It goes to stdout, as the
-// other benchmarks' tables do: the testing package keeps only the first
-// lines of a benchmark's log.
-func printRejoinTable(runs []rejoinRun, base map[string]time.Duration) {
+// printRejoinTable prints the runs of one lab of hosts lab hosts (the
+// bastion included) side by side: wall time and its ratio to t1 (base: the
+// single rejoin of the same transfer), each step's longest duration on any
+// host, and what the rewinds fetched and sent. Its title says how the
+// hosts got CPU: sharing the machine's, or hostCPU each. It goes to
+// stdout, as the other benchmarks' tables do: the testing package keeps
+// only the first lines of a benchmark's log.
+func printRejoinTable(runs []rejoinRun, base map[string]time.Duration, hostCPU float64, hosts int) {
 	w := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Printf("rejoin of 1 vs %d old primaries (pgrunbook run -f %d through the bastion; a step's time is its slowest host's;\n"+
+	cpu := fmt.Sprintf("the %d hosts sharing the machine's %d CPUs", hosts, runtime.NumCPU())
+	if hostCPU > 0 {
+		cpu = fmt.Sprintf("each of the %d hosts, the bastion too, with its own budget of %g CPU (cgroup quota; the executor outside)", hosts, hostCPU)
+	}
+	fmt.Printf("rejoin of 1 vs %d old primaries, %s\n(pgrunbook run -f %d through the bastion; a step's time is its slowest host's;\n"+
 		"t1 over SQL = %.2f s, the mean of the single runs before and after the others):\n",
-		fleetBenchWidth, fleetBenchWidth, base["sql"].Seconds())
+		fleetBenchWidth, cpu, fleetBenchWidth, base["sql"].Seconds())
 	line := func(name string, cell func(r rejoinRun) string) {
 		fmt.Fprintf(w, "%s\t", name)
 		for _, r := range runs {
@@ -452,6 +584,12 @@ func printRejoinTable(runs []rejoinRun, base map[string]time.Duration) {
 		fmt.Fprintln(w)
 	}
 	line("old primaries rejoined", func(r rejoinRun) string { return r.label })
+	line("CPU per host", func(rejoinRun) string {
+		if hostCPU == 0 {
+			return "shared"
+		}
+		return fmt.Sprintf("%g", hostCPU)
+	})
 	line("wall", func(r rejoinRun) string { return fmt.Sprintf("%.2f s", r.wall.Seconds()) })
 	line("wall / t1 of its transfer", func(r rejoinRun) string {
 		return fmt.Sprintf("%.2f", r.wall.Seconds()/base[r.transfer].Seconds())
@@ -462,6 +600,10 @@ func printRejoinTable(runs []rejoinRun, base map[string]time.Duration) {
 	})
 	line("  the lab's processes", func(r rejoinRun) string { return fmt.Sprintf("%.2f s", r.labCPU.Seconds()) })
 	line("  the bastion's pgrunbook", func(r rejoinRun) string { return fmt.Sprintf("%.2f s", r.bastion.Seconds()) })
+	if hostCPU > 0 {
+		line("held back by its budget: bastion host", func(r rejoinRun) string { return fmt.Sprintf("%.2f s", r.heldBastion.Seconds()) })
+		line("  old + new primaries (sum)", func(r rejoinRun) string { return fmt.Sprintf("%.2f s", r.heldHosts.Seconds()) })
+	}
 	for _, step := range runs[0].order {
 		line("  "+step, func(r rejoinRun) string {
 			if !r.ran[step] {
