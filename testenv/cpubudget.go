@@ -208,6 +208,55 @@ func (l *Lab) CPUThrottled(host string) (time.Duration, error) {
 	return 0, fmt.Errorf("read throttled time of host %s: no throttled_time or throttled_usec in %s", host, path)
 }
 
+// CgroupStrays lists the processes that run in the network namespace of a
+// host with a CPU budget but outside the host's cgroup, which the budget
+// therefore does not hold, as "host: pid command". It is empty when every
+// process is where it belongs, and for a lab without budgets.
+func (l *Lab) CgroupStrays() ([]string, error) {
+	var strays []string
+	for _, h := range l.allHosts() {
+		if h.CPUCgroup == "" {
+			continue
+		}
+		v2 := !strings.HasPrefix(h.CPUCgroup, cgroupV1CPU+string(filepath.Separator))
+		want := "/" + filepath.Base(h.CPUCgroup)
+		pids, err := namespacePIDs(h.Namespace)
+		if err != nil {
+			return nil, err
+		}
+		for _, pid := range pids {
+			b, err := os.ReadFile(fmt.Sprintf("/proc/%d/cgroup", pid))
+			if err != nil {
+				continue // gone meanwhile
+			}
+			if procCPUCgroup(string(b), v2) != want {
+				comm, _ := os.ReadFile(fmt.Sprintf("/proc/%d/comm", pid))
+				strays = append(strays, fmt.Sprintf("%s: %d %s", h.Name, pid, strings.TrimSpace(string(comm))))
+			}
+		}
+	}
+	return strays, nil
+}
+
+// procCPUCgroup returns the cpu controller's cgroup in text, the contents
+// of a /proc/PID/cgroup: on cgroup v1 the line whose controllers include
+// cpu, on v2 the unified line (0::PATH); empty when there is none.
+func procCPUCgroup(text string, v2 bool) string {
+	for _, line := range strings.Split(strings.TrimSpace(text), "\n") {
+		f := strings.SplitN(line, ":", 3)
+		if len(f) != 3 {
+			continue
+		}
+		if v2 && f[0] == "0" && f[1] == "" {
+			return f[2]
+		}
+		if !v2 && slices.Contains(strings.Split(f[1], ","), "cpu") {
+			return f[2]
+		}
+	}
+	return ""
+}
+
 // removeCgroups removes the cgroups of the lab called name, whether or not
 // its state survived, in either hierarchy.
 func removeCgroups(ctx context.Context, name string) error {

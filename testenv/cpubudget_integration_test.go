@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -94,6 +96,34 @@ func TestLabHostCPU(t *testing.T) {
 			}
 		})
 	}
+	// Every process of every host, after all of the above.
+	strays, err := lab.CgroupStrays()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(strays) > 0 {
+		t.Errorf("processes outside their host's cgroup: %v", strays)
+	}
+	// And the check sees one that is not: a sleep put in pg1's namespace
+	// the way the lab never does, without the cgroup.
+	sleep := exec.Command("ip", "netns", "exec", lab.Host("pg1").Namespace, "sleep", "30")
+	if err := sleep.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer sleep.Wait()
+	defer sleep.Process.Kill()
+	var found bool
+	for deadline := time.Now().Add(3 * time.Second); !found && time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		strays, err = lab.CgroupStrays()
+		if err != nil {
+			t.Fatal(err)
+		}
+		found = slices.Contains(strays, fmt.Sprintf("pg1: %d sleep", sleep.Process.Pid))
+	}
+	if !found {
+		t.Errorf("strays with a sleep outside pg1's cgroup: %v, want it listed", strays)
+	}
+	sleep.Process.Kill()
 	if err := lab.Down(ctx); err != nil {
 		t.Fatal(err)
 	}

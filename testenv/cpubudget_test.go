@@ -1,8 +1,6 @@
 package testenv
 
 import (
-	"slices"
-	"strings"
 	"testing"
 	"time"
 )
@@ -50,23 +48,4 @@ func TestProcCPUCgroup(t *testing.T) {
 			t.Errorf("procCPUCgroup(%q, v2=%v) = %q, want %q", tt.text, tt.v2, got, tt.want)
 		}
 	}
-}
-
-// procCPUCgroup returns the cpu controller's cgroup in text, the contents
-// of a /proc/PID/cgroup: on cgroup v1 the line whose controllers include
-// cpu, on v2 the unified line (0::PATH); empty when there is none.
-func procCPUCgroup(text string, v2 bool) string {
-	for _, line := range strings.Split(strings.TrimSpace(text), "\n") {
-		f := strings.SplitN(line, ":", 3)
-		if len(f) != 3 {
-			continue
-		}
-		if v2 && f[0] == "0" && f[1] == "" {
-			return f[2]
-		}
-		if !v2 && slices.Contains(strings.Split(f[1], ","), "cpu") {
-			return f[2]
-		}
-	}
-	return ""
 }

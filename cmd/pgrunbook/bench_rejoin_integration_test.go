@@ -257,6 +257,11 @@ func rejoinFleetRound(b *testing.B, engine, overSQL, streamed string, stream boo
 	b.StopTimer()
 	fmt.Printf("machine: %d CPUs, load average (1 min) %s before the rejoins, %s after\n", runtime.NumCPU(), loadStart, loadAverage())
 
+	// A budget holds only the processes in its cgroup: the rejoins' own
+	// (sessions, sudo, engines, the servers they restarted) must all be.
+	if strays, err := lab.CgroupStrays(); err != nil || len(strays) > 0 {
+		b.Fatalf("processes outside their host's cgroup after the rejoins: %v %v", strays, err)
+	}
 	for _, c := range lab.Clusters {
 		checkBenchRejoined(b, lab, c)
 	}
