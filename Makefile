@@ -55,11 +55,13 @@ demo: deps build
 #     contender in turn (medians reported);
 #   - BenchmarkExecutorVsAnsible: `pgrunbook run` against ansible-core on
 #     the same lab hosts, a 20-step no-op playbook on 1 and 4 hosts;
-#   - BenchmarkRejoinFleet: rejoin.yml on 1 and on 4 old primaries;
+#   - BenchmarkRejoinFleet: rejoin.yml on 1 and on 4 old primaries, on
+#     hosts sharing the machine's CPUs, then with a CPU budget per host;
 #   - the rest (micro-benchmarks, the executor's per-step cost) three times.
 # Knobs: PGRUNBOOK_BENCH_SCALE, PGRUNBOOK_BENCH_LINKS, PGRUNBOOK_BENCH_ROUNDS,
 # PGRUNBOOK_BENCH_CONTENDERS, PGRUNBOOK_BENCH_SYNC, PGRUNBOOK_BENCH_DIR
-# (engine/rewindbench/doc.go).
+# (engine/rewindbench/doc.go); PGRUNBOOK_BENCH_HOST_CPU, the CPU budget of
+# each lab host in the fleet benchmark's second lab (0 = no second lab).
 LAB_BENCH := ExecutorVsAnsible|RejoinFleet
 bench: deps build
 	$(GO) test -run '^$$' -bench . -benchtime 1x -timeout 60m ./engine/rewindbench/

@@ -639,12 +639,14 @@ func printRejoinTable(runs []rejoinRun, base map[string]time.Duration, hostCPU f
 }
 
 // fleetBenchEngine builds the pgrunbook binary the rejoin ships to the hosts
-// (a test binary is no engine), into a directory of b's.
+// (a test binary is no engine), into a directory of b's, as `make build`
+// builds it (the Makefile's BUILDFLAGS): the size shipped is the users'.
 func fleetBenchEngine(b *testing.B) string {
 	b.Helper()
 	bin := filepath.Join(b.TempDir(), "pgrunbook")
 	goTool := filepath.Join(runtime.GOROOT(), "bin", "go")
-	if out, err := exec.Command(goTool, "build", "-o", bin, "github.com/pgrunbook/pgrunbook/cmd/pgrunbook").CombinedOutput(); err != nil {
+	build := []string{"build", "-trimpath", "-ldflags=-s -w", "-o", bin, "github.com/pgrunbook/pgrunbook/cmd/pgrunbook"}
+	if out, err := exec.Command(goTool, build...).CombinedOutput(); err != nil {
 		b.Fatalf("build pgrunbook: %v\n%s", err, out)
 	}
 	return bin
