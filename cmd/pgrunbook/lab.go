@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"runtime"
 	"slices"
 	"strings"
 	"text/tabwriter"
@@ -36,6 +37,7 @@ type labUpOptions struct {
 	Bastion  bool
 	Postgres bool
 	Clusters int
+	HostCPU  float64
 }
 
 func (o *labUpOptions) register(cmd *cobra.Command) {
@@ -44,6 +46,7 @@ func (o *labUpOptions) register(cmd *cobra.Command) {
 	cmd.Flags().BoolVar(&o.Bastion, "bastion", false, "put the database hosts behind a bastion host")
 	cmd.Flags().BoolVar(&o.Postgres, "postgres", false, "run PostgreSQL 15 on the database hosts: per cluster, a primary and streaming standbys")
 	cmd.Flags().IntVar(&o.Clusters, "clusters", 1, "with --postgres: split the database hosts into N independent clusters")
+	cmd.Flags().Float64Var(&o.HostCPU, "host-cpu", 0, "give every host (the bastion too) a CPU budget of its own of `N` CPUs, as separate machines have (0: hosts share this machine's CPUs)")
 }
 
 const labExitCodes = `
@@ -120,7 +123,10 @@ func runLabUp(ctx context.Context, opts labUpOptions, w io.Writer) error {
 	if opts.Postgres && (opts.Clusters < 0 || opts.Clusters > opts.Hosts) {
 		return withCode(2, fmt.Errorf("lab up: --clusters %d: want 1 to --hosts (%d)", opts.Clusters, opts.Hosts))
 	}
-	spec := testenv.Spec{Name: opts.Name, Hosts: opts.Hosts, Bastion: opts.Bastion, StateDir: opts.StateDir}
+	if opts.HostCPU != 0 && (opts.HostCPU < testenv.MinHostCPU || opts.HostCPU > float64(runtime.NumCPU())) {
+		return withCode(2, fmt.Errorf("lab up: --host-cpu %g: want 0 (none) or %g to %d CPUs", opts.HostCPU, testenv.MinHostCPU, runtime.NumCPU()))
+	}
+	spec := testenv.Spec{Name: opts.Name, Hosts: opts.Hosts, Bastion: opts.Bastion, StateDir: opts.StateDir, HostCPU: opts.HostCPU}
 	if opts.Postgres {
 		spec.Postgres, spec.Clusters = true, opts.Clusters
 	}

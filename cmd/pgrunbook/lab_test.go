@@ -16,6 +16,9 @@ func TestLabUsageErrors(t *testing.T) {
 	}{
 		{"no hosts", []string{"lab", "up", "--hosts", "0"}, 2},
 		{"too many hosts", []string{"lab", "up", "--hosts", "100"}, 2},
+		{"negative host CPU budget", []string{"lab", "up", "--host-cpu", "-1"}, 2},
+		{"host CPU budget beyond the machine", []string{"lab", "up", "--host-cpu", "4096"}, 2},
+		{"host CPU budget too small", []string{"lab", "up", "--host-cpu", "0.001"}, 2},
 		{"extra argument", []string{"lab", "down", "extra"}, 2},
 		{"unknown flag", []string{"lab", "status", "--bogus"}, 2},
 		{"bad name", []string{"lab", "status", "--name", "Bad-Name"}, 1},
