@@ -1,10 +1,12 @@
 package testenv
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"math"
 	"os"
 	"path/filepath"
@@ -212,8 +214,29 @@ func (l *Lab) CPUThrottled(host string) (time.Duration, error) {
 // host with a CPU budget but outside the host's cgroup, which the budget
 // therefore does not hold, as "host: pid command". It is empty when every
 // process is where it belongs, and for a lab without budgets.
+//
+// A process that is exiting shows the root cgroup (the kernel moves it
+// there before it becomes a zombie), so a process is a stray only if it
+// is still outside a moment later and is no zombie.
 func (l *Lab) CgroupStrays() ([]string, error) {
-	var strays []string
+	first, err := l.cgroupStrays(nil)
+	if err != nil || len(first) == 0 {
+		return nil, err
+	}
+	time.Sleep(100 * time.Millisecond)
+	again, err := l.cgroupStrays(first)
+	if err != nil {
+		return nil, err
+	}
+	strays := slices.Collect(maps.Values(again))
+	slices.Sort(strays)
+	return strays, nil
+}
+
+// cgroupStrays is one pass of CgroupStrays; with only set, it looks at
+// those pids alone.
+func (l *Lab) cgroupStrays(only map[int]string) (map[int]string, error) {
+	strays := map[int]string{}
 	for _, h := range l.allHosts() {
 		if h.CPUCgroup == "" {
 			continue
@@ -225,17 +248,38 @@ func (l *Lab) CgroupStrays() ([]string, error) {
 			return nil, err
 		}
 		for _, pid := range pids {
+			if _, ok := only[pid]; only != nil && !ok {
+				continue
+			}
 			b, err := os.ReadFile(fmt.Sprintf("/proc/%d/cgroup", pid))
-			if err != nil {
-				continue // gone meanwhile
+			if err != nil || exiting(pid) {
+				continue // gone or going meanwhile
 			}
 			if procCPUCgroup(string(b), v2) != want {
 				comm, _ := os.ReadFile(fmt.Sprintf("/proc/%d/comm", pid))
-				strays = append(strays, fmt.Sprintf("%s: %d %s", h.Name, pid, strings.TrimSpace(string(comm))))
+				strays[pid] = fmt.Sprintf("%s: %d %s", h.Name, pid, strings.TrimSpace(string(comm)))
 			}
 		}
 	}
 	return strays, nil
+}
+
+// exiting tells whether the process pid is a zombie or dead (its state in
+// /proc/PID/stat, after the command name in parentheses).
+func exiting(pid int) bool {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return true
+	}
+	i := bytes.LastIndexByte(b, ')')
+	if i < 0 || i+2 >= len(b) {
+		return false
+	}
+	switch b[i+2] {
+	case 'Z', 'X', 'x':
+		return true
+	}
+	return false
 }
 
 // procCPUCgroup returns the cpu controller's cgroup in text, the contents
