@@ -81,22 +81,33 @@ func TestLabHostCPU(t *testing.T) {
 			pid, _ := strconv.Atoi(v)
 			in("the checkpointer, a child of the postmaster", procCgroupText(t, pid))
 
-			// One CPU-bound second on a host allowed half a CPU: the
-			// kernel holds it back for about half a second.
+			// A shell that burns 0.3 s of CPU on a host allowed half a
+			// CPU needs at least 0.6 s: never less than 1.6 times its
+			// CPU time, however busy the machine (a busier machine only
+			// gives it less).
 			before, err := lab.CPUThrottled(h.Name)
 			if err != nil {
 				t.Fatal(err)
 			}
-			if _, err := lab.Exec(ctx, h.Name, "sh", "-c", `timeout 1 sh -c 'while :; do :; done'; true`); err != nil {
+			start := time.Now()
+			out, err = lab.Exec(ctx, h.Name, "sh", "-c", burnCPU)
+			wall := time.Since(start)
+			if err != nil {
 				t.Fatal(err)
+			}
+			var user, sys int
+			if _, err := fmt.Sscan(string(out), &user, &sys); err != nil {
+				t.Fatalf("burn CPU: %q: %v", out, err)
+			}
+			cpu := time.Duration(user+sys) * 10 * time.Millisecond
+			if wall < cpu*16/10 {
+				t.Errorf("%v of CPU took %v at 0.5 CPU, want at least %v", cpu, wall, cpu*16/10)
 			}
 			after, err := lab.CPUThrottled(h.Name)
 			if err != nil {
 				t.Fatal(err)
 			}
-			if d := after - before; d < 250*time.Millisecond {
-				t.Errorf("a busy second at 0.5 CPU was held back %v, want about 500ms", d)
-			}
+			t.Logf("%v of CPU in %v; held back %v", cpu, wall, after-before)
 		})
 	}
 	// Every process of every host, after all of the above.
@@ -157,6 +168,10 @@ func checkQuota(t *testing.T, h *Host, v2 bool) {
 		t.Errorf("quota %s us per %s us, want 5000 per 10000", q, p)
 	}
 }
+
+// burnCPU is a shell that uses 0.3 s of CPU itself (30 ticks of
+// /proc/$$/stat's utime plus stime, USER_HZ 100) and prints its ticks.
+const burnCPU = `while :; do read -r s < /proc/$$/stat; set -- $s; [ $(( ${14} + ${15} )) -ge 30 ] && break; done; echo ${14} ${15}`
 
 // procCgroupText reads /proc/PID/cgroup.
 func procCgroupText(t *testing.T, pid int) string {
