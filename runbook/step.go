@@ -35,7 +35,9 @@ type Validator interface {
 
 // Target is the host a step runs on, as the step sees it.
 type Target struct {
-	// Host is the inventory host, with its merged variables.
+	// Host is the inventory host with its own variables, not merged with
+	// its groups' (the step's parameters arrive rendered with the merged
+	// ones; a Peer's Host carries merged ones).
 	Host *Host
 	// Conn is the host's live connection.
 	Conn transport.Conn
