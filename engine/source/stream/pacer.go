@@ -17,14 +17,6 @@ const pacerDecay = 0.875
 // hold does the time spent writing tell the link's speed.
 const linkWindow = 16 << 20
 
-// linkTrust is how many bytes the connection must have taken before the
-// pacer believes a fast link and sends raw: the first writes of a stream
-// land in the socket's and a relay's buffers at memory speed whatever the
-// link, and trusting them sent a slow link's first tens of megabytes raw.
-// Until then it compresses, which costs a fast link a few tens of
-// milliseconds of CPU.
-const linkTrust = linkWindow / 2
-
 // pacerMargin is how much faster compressing must promise to be than
 // sending raw before the pacer compresses: on a link about as fast as the
 // compressors, the CPU both sides would spend buys nothing.
@@ -47,8 +39,6 @@ type pacer struct {
 	workers int
 
 	mu sync.Mutex
-	// wireTotal is every byte written so far (not decayed).
-	wireTotal int64
 	// Decayed sums: bytes written and seconds spent writing them; bytes
 	// into and out of the compressors and seconds spent per frame.
 	wireBytes, writeSecs    float64
@@ -61,10 +51,9 @@ func newPacer(mode Compression, workers int) *pacer {
 }
 
 // compress says whether the next frame, of n bytes, is to be compressed.
-// Until both the link and the compressors have been measured, and the
-// link over linkTrust bytes, it compresses: the cost of that on a fast
-// link is a few frames' CPU, the cost of raw frames on a slow link whole
-// seconds.
+// Until both the link and the compressors have been measured it
+// compresses: the cost of that on a fast link is a few frames' CPU, the
+// cost of raw frames on a slow link whole seconds.
 func (p *pacer) compress(n int) bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -77,7 +66,7 @@ func (p *pacer) compress(n int) bool {
 	if n < smallFrame {
 		return false
 	}
-	if p.writeSecs == 0 || p.compressSecs == 0 || p.plainBytes == 0 || p.wireTotal < linkTrust {
+	if p.writeSecs == 0 || p.compressSecs == 0 || p.plainBytes == 0 {
 		return true
 	}
 	link := p.wireBytes / p.writeSecs                          // bytes a second the connection takes
@@ -92,7 +81,6 @@ func (p *pacer) compress(n int) bool {
 func (p *pacer) wrote(n int, d time.Duration) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	p.wireTotal += int64(n)
 	keep := math.Exp(-float64(n) / linkWindow)
 	p.wireBytes = p.wireBytes*keep + float64(n)
 	p.writeSecs = p.writeSecs*keep + max(d.Seconds(), 1e-9)

@@ -214,9 +214,6 @@ func TestPacerDecides(t *testing.T) {
 		{"never", CompressNever, 2, 64 * mb, time.Second, []frame{{mb, mb / 4, time.Millisecond}}, mb, false},
 		{"nothing measured yet", CompressAuto, 2, 0, 0, nil, mb, true},
 		{"link measured, compressors not", CompressAuto, 2, 64 * mb, time.Millisecond, nil, mb, true},
-		// Fast over the first megabytes, which the buffers took: not
-		// yet believed.
-		{"fast over too few bytes", CompressAuto, 2, 4 * mb, 4 * time.Millisecond, []frame{{mb, mb / 2, 4 * time.Millisecond}}, mb, true},
 		{"a frame too small to pay", CompressAuto, 2, 64 * mb, 8 * time.Second, []frame{{mb, mb / 4, time.Millisecond}}, 100, false},
 		// 1 GB/s link, compressors at 250 MB/s each, ratio 1/2: raw moves
 		// 1 GB/s, compressed at most 500 MB/s.
