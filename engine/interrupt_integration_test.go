@@ -112,6 +112,13 @@ func TestInterruptedRewind(t *testing.T) {
 				t.Fatalf("wal-stage after the interruption should say there is nothing to stage: %v\n%s", err, res)
 			}
 
+			// A dry run reads the record too, and changes nothing.
+			if res, err := ours.Run(ctx, append([]string{"--dry-run"}, args...)...); err != nil || res.ExitCode != 0 ||
+				!strings.Contains(res.Stderr, "using the scan record of the interrupted rewind") {
+				t.Fatalf("a dry run after the interruption should use the scan record: %v\n%s", err, res)
+			}
+			assertFenced(t, s, savedConf)
+
 			// A rerun that fails before it changes anything (the source
 			// unreachable) leaves the node fenced.
 			unreachable := append([]string{"--source-server", "host=127.0.0.1 port=1 user=" + rewindtest.RewindRole + " dbname=postgres"}, args[2:]...)

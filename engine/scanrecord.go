@@ -161,11 +161,12 @@ func (r *run) writeScanRecord(blocks []changedBlock) error {
 }
 
 // loadScanRecord reads the record of the interrupted rewind this run
-// resumes. The interrupted rewind may have overwritten the target's WAL,
-// so a record that is missing, damaged or not the target's own stops the
-// rerun with what to do; it is never replaced by a new scan.
+// resumes (a dry run too: it only reads). The interrupted rewind may have
+// overwritten the target's WAL, so a record that is missing, damaged or
+// not the target's own stops the rerun with what to do; it is never
+// replaced by a new scan.
 func (r *run) loadScanRecord() error {
-	if r.marker == nil || r.opts.DryRun {
+	if r.marker == nil {
 		return nil
 	}
 	path := ScanRecordPath(r.opts.TargetDir)
