@@ -1,7 +1,6 @@
 package testenv
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -252,7 +251,7 @@ func (l *Lab) cgroupStrays(only map[int]string) (map[int]string, error) {
 				continue
 			}
 			b, err := os.ReadFile(fmt.Sprintf("/proc/%d/cgroup", pid))
-			if err != nil || exiting(pid) {
+			if err != nil || !processAlive(pid) {
 				continue // gone or going meanwhile
 			}
 			if procCPUCgroup(string(b), v2) != want {
@@ -262,24 +261,6 @@ func (l *Lab) cgroupStrays(only map[int]string) (map[int]string, error) {
 		}
 	}
 	return strays, nil
-}
-
-// exiting tells whether the process pid is a zombie or dead (its state in
-// /proc/PID/stat, after the command name in parentheses).
-func exiting(pid int) bool {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return true
-	}
-	i := bytes.LastIndexByte(b, ')')
-	if i < 0 || i+2 >= len(b) {
-		return false
-	}
-	switch b[i+2] {
-	case 'Z', 'X', 'x':
-		return true
-	}
-	return false
 }
 
 // procCPUCgroup returns the cpu controller's cgroup in text, the contents

@@ -3,6 +3,7 @@ package testenv
 import (
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestSpecNormalize(t *testing.T) {
@@ -108,7 +109,7 @@ func TestParseProcStat(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if st.state != 'S' || st.start != 987654 {
+	if st.State != 'S' || st.Start != 987654 || st.PPID != 1 || st.CPU != 30*time.Millisecond {
 		t.Errorf("got %+v", st)
 	}
 	if _, err := parseProcStat(1, "1 (x) S 1 2"); err == nil {

@@ -86,17 +86,10 @@ func (l *cpuLog) String() string {
 	return l.buf.String()
 }
 
-// procCPU is one process's CPU in clock ticks: its own and that of the
-// children it has reaped.
-type procCPU struct {
-	start uint64 // start time, so that a reused pid is another process
-	ticks int64
-}
-
 // labSnapshot is the CPU of every process in the lab's network namespaces
 // (each host's sshd with its sessions, sudo, shells and engines, the
-// postgres servers, the bastion's sshd), by pid.
-type labSnapshot map[int]procCPU
+// postgres servers, the bastion's sshd) at one moment, by pid.
+type labSnapshot map[int]testenv.ProcessStat
 
 // labNamespaces returns the inode numbers of lab's network namespaces,
 // which /proc/PID/ns/net names as net:[INODE].
@@ -125,29 +118,13 @@ func snapshotLab(inodes map[string]bool) labSnapshot {
 		if err != nil || !inodes[ns] {
 			continue
 		}
-		text, err := os.ReadFile(filepath.Join(d, "stat"))
+		pid, err := strconv.Atoi(filepath.Base(d))
 		if err != nil {
 			continue
 		}
-		s := string(text)
-		i := strings.LastIndexByte(s, ')')
-		if i < 0 {
-			continue
+		if st, err := testenv.ReadProcessStat(pid); err == nil {
+			snap[pid] = st
 		}
-		pid, _ := strconv.Atoi(strings.Fields(s[:i])[0])
-		// After the command name: state(3) ppid ... utime(14) stime(15)
-		// cutime(16) cstime(17) ... starttime(22), numbered from the pid.
-		f := strings.Fields(s[i+1:])
-		if len(f) < 20 {
-			continue
-		}
-		var p procCPU
-		for _, k := range []int{11, 12, 13, 14} {
-			n, _ := strconv.ParseInt(f[k], 10, 64)
-			p.ticks += n
-		}
-		p.start, _ = strconv.ParseUint(f[19], 10, 64)
-		snap[pid] = p
 	}
 	return snap
 }
@@ -157,13 +134,13 @@ func snapshotLab(inodes map[string]bool) labSnapshot {
 // what the processes that ended meanwhile used, once their parent reaped
 // them (sshd reaps its sessions, the postmaster its backends).
 func (after labSnapshot) since(before labSnapshot) time.Duration {
-	var ticks int64
+	var cpu time.Duration
 	for pid, p := range after {
-		if b, ok := before[pid]; ok && b.start == p.start {
-			ticks += p.ticks - b.ticks
+		if b, ok := before[pid]; ok && b.Start == p.Start {
+			cpu += p.CPU - b.CPU
 			continue
 		}
-		ticks += p.ticks
+		cpu += p.CPU
 	}
-	return time.Duration(ticks) * time.Second / clockTick
+	return cpu
 }

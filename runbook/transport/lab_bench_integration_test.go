@@ -65,49 +65,31 @@ func dialLab(b *testing.B) *labBench {
 // session's shell and commands). Per command it does not depend on how
 // loaded the machine is, unlike the wall time.
 func (lb *labBench) serverCPU() time.Duration {
-	type proc struct{ ppid, ticks int }
-	procs := map[int]proc{}
-	dirs, _ := filepath.Glob("/proc/[0-9]*/stat")
+	procs := map[int]testenv.ProcessStat{}
+	dirs, _ := filepath.Glob("/proc/[0-9]*")
 	for _, d := range dirs {
-		text, err := os.ReadFile(d)
+		pid, err := strconv.Atoi(filepath.Base(d))
 		if err != nil {
 			continue
 		}
-		// Fields after the command name: state ppid ... utime(14)
-		// stime(15) cutime(16) cstime(17), counted from the pid.
-		s := string(text)
-		i := strings.LastIndexByte(s, ')')
-		if i < 0 {
-			continue
+		if st, err := testenv.ReadProcessStat(pid); err == nil {
+			procs[pid] = st
 		}
-		pid, _ := strconv.Atoi(strings.Fields(s[:i])[0])
-		f := strings.Fields(s[i+1:])
-		if len(f) < 15 {
-			continue
-		}
-		ppid, _ := strconv.Atoi(f[1])
-		ticks := 0
-		for _, k := range []int{11, 12, 13, 14} {
-			n, _ := strconv.Atoi(f[k])
-			ticks += n
-		}
-		procs[pid] = proc{ppid, ticks}
 	}
 	roots := map[int]bool{}
 	for _, p := range lb.sshdPIDs {
 		roots[p] = true
 	}
-	total := 0
+	var total time.Duration
 	for _, p := range procs {
-		for q := p.ppid; q > 1; q = procs[q].ppid {
+		for q := p.PPID; q > 1; q = procs[q].PPID {
 			if roots[q] {
-				total += p.ticks
+				total += p.CPU
 				break
 			}
 		}
 	}
-	// USER_HZ is 100 on Linux.
-	return time.Duration(total) * 10 * time.Millisecond
+	return total
 }
 
 // clientCPU returns the CPU time this process has spent so far.
