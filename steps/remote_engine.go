@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path"
 	"path/filepath"
 	"strings"
 	"time"
@@ -176,9 +175,9 @@ type engineRun struct {
 // runEngine runs program (the shipped pgrunbook, or the host's pg_rewind
 // when program is not "") with args, the source connection string as
 // --source-server without its password, and, for pgrunbook, --progress-json
-// and --report. The passfile and the report live in e.workDir when set,
-// else in a private work directory that the run's own command makes and
-// removes (runOnce).
+// and --report, as one command (engineScript). The passfile and the report
+// live in e.workDir when set, else in a private work directory that the
+// command makes and removes.
 func (e *remoteEngine) runEngine(ctx context.Context, program string, args []string, conninfo string) (*engineRun, error) {
 	withReport := program == ""
 	if withReport {
@@ -189,49 +188,9 @@ func (e *remoteEngine) runEngine(ctx context.Context, program string, args []str
 		program = bin
 	}
 	if e.workDir != nil {
-		return e.runIn(ctx, e.workDir, program, args, conninfo, withReport)
+		return e.runScript(ctx, e.workDir.Path, false, program, args, conninfo, withReport)
 	}
-	return e.runOnce(ctx, program, args, conninfo, withReport)
-}
-
-func (e *remoteEngine) runIn(ctx context.Context, w *workDir, program string, args []string, conninfo string, withReport bool) (*engineRun, error) {
-	argv := append([]string{program}, args...)
-	if conninfo != "" {
-		ci, password, err := splitPassword(conninfo)
-		if err != nil {
-			return nil, err
-		}
-		if password != "" {
-			pf, err := w.writePassfile(ctx, password)
-			if err != nil {
-				return nil, err
-			}
-			ci = withPassfile(ci, pf)
-		}
-		argv = append(argv, "--source-server="+ci)
-	}
-	report := path.Join(w.Path, "report.json")
-	if withReport {
-		argv = append(argv, "--progress-json", "--report="+report)
-	}
-	out := &engineRun{Argv: argv}
-	res, err := e.runStreaming(ctx, argv)
-	out.Result = res
-	if err != nil {
-		return out, fmt.Errorf("run %s: %w", path.Base(program), err)
-	}
-	if withReport {
-		// The engine writes its report even when it fails, as far as it got.
-		rep, rerr := w.readReport(ctx, report)
-		out.Report = rep
-		if res.ExitCode == 0 && rerr != nil {
-			return out, rerr
-		}
-	}
-	if res.ExitCode != 0 {
-		return out, engineFailure(strings.TrimSpace(path.Base(program)+" "+subcommand(args)), res)
-	}
-	return out, nil
+	return e.runScript(ctx, "/tmp/pgrunbook-engine."+randomHex(8), true, program, args, conninfo, withReport)
 }
 
 // subcommand is the subcommand of an argument list, for messages.

@@ -11,24 +11,27 @@ import (
 	"github.com/pgrunbook/pgrunbook/runbook/transport"
 )
 
-// engineScript runs the engine in a private work directory that lives
-// for this one command: it makes the directory, writes the passfile from
-// standard input when there is a password, runs the engine, prints the
-// report after a mark line and removes the directory, even when the
-// command is cancelled (the watchdog's SIGTERM ends the script through
-// its EXIT trap). One command instead of four (mktemp, the run, cat of
-// the report, rm) saves three SSH sessions and three sudo runs per engine
-// run, each about 45 ms of a serial wait through a bastion and 10 ms of
-// the host's CPU.
+// engineScript runs the engine in a private work directory: it makes
+// the directory (unless the run shares one its caller made), writes the
+// passfile from standard input when there is a password, runs the engine,
+// prints the report after a mark line and removes a directory it made,
+// even when the command is cancelled (the watchdog's SIGTERM ends the
+// script through its EXIT trap). One command instead of four (mktemp, the
+// run, cat of the report, rm) saves three SSH sessions and three sudo
+// runs per engine run, each about 45 ms of a serial wait through a bastion
+// and 10 ms of the host's CPU.
 //
-// $1 is the directory, a fresh random name (mkdir fails on anything that
-// already has it, a symbolic link included, as mktemp would); $2 is the
-// mark, a random line the engine cannot print by chance; $3 is 1 when
-// standard input carries the passfile; the engine's argv follows.
-const engineScript = `d=$1 mark=$2 pw=$3
-shift 3
+// $1 is the directory; $2 is 1 when the script makes it, a fresh random
+// name (mkdir fails on anything that already has it, a symbolic link
+// included, as mktemp would), and removes it; $3 is the mark, a random
+// line the engine cannot print by chance; $4 is 1 when standard input
+// carries the passfile; the engine's argv follows.
+const engineScript = `d=$1 own=$2 mark=$3 pw=$4
+shift 4
+if [ "$own" = 1 ]; then
 mkdir -m 0700 -- "$d" || exit 1
 trap 'rm -rf -- "$d"' EXIT
+fi
 trap 'exit 143' HUP INT TERM
 if [ "$pw" = 1 ]; then (umask 077 && cat >"$d/pgpass") || exit 1; fi
 "$@"
@@ -36,11 +39,10 @@ r=$?
 if [ -f "$d/report.json" ]; then printf '%s\n' "$mark"; cat -- "$d/report.json"; fi
 exit $r`
 
-// runOnce is runEngine without a shared work directory: one command
-// (engineScript) makes the directory, runs program and brings the report
+// runScript runs program with engineScript in the work directory dir,
+// made and removed by the command itself when own, and brings the report
 // back on standard output.
-func (e *remoteEngine) runOnce(ctx context.Context, program string, args []string, conninfo string, withReport bool) (*engineRun, error) {
-	dir := "/tmp/pgrunbook-engine." + randomHex(8)
+func (e *remoteEngine) runScript(ctx context.Context, dir string, own bool, program string, args []string, conninfo string, withReport bool) (*engineRun, error) {
 	mark := "pgrunbook-report-" + randomHex(16)
 	argv := append([]string{program}, args...)
 	var stdin io.Reader
@@ -61,11 +63,13 @@ func (e *remoteEngine) runOnce(ctx context.Context, program string, args []strin
 	if withReport {
 		argv = append(argv, "--progress-json", "--report="+report)
 	}
-	pw := "0"
-	if stdin != nil {
-		pw = "1"
+	flag := func(b bool) string {
+		if b {
+			return "1"
+		}
+		return "0"
 	}
-	cmd := transport.Command{Argv: append([]string{"sh", "-c", engineScript, "pgrunbook", dir, mark, pw}, argv...), Stdin: stdin}
+	cmd := transport.Command{Argv: append([]string{"sh", "-c", engineScript, "pgrunbook", dir, flag(own), mark, flag(stdin != nil)}, argv...), Stdin: stdin}
 	out := &engineRun{Argv: argv}
 	res, err := e.runWrapped(ctx, argv, cmd, mark)
 	body, found := cutReport(&res, mark)
@@ -73,9 +77,11 @@ func (e *remoteEngine) runOnce(ctx context.Context, program string, args []strin
 	if err != nil {
 		// Cancelled or cut off, the script may not have reached its
 		// EXIT trap (the watchdog's SIGKILL follows its SIGTERM after a
-		// second): remove the directory, passfile and all, as a command of
-		// its own, as far as the connection still allows.
-		_ = (&workDir{e: e, Path: dir}).remove()
+		// second): remove the directory it made, passfile and all, as a
+		// command of its own, as far as the connection still allows.
+		if own {
+			_ = (&workDir{e: e, Path: dir}).remove()
+		}
 		return out, fmt.Errorf("run %s: %w", path.Base(program), err)
 	}
 	if withReport {

@@ -57,7 +57,7 @@ func (h *fakeHost) Exec(_ context.Context, cmd transport.Command) (transport.Res
 		return transport.Result{ExitCode: absentRC}, nil
 	case a[0] == "sh" && a[2] == engineScript:
 		if h.engineErr != nil {
-			if a[6] == "1" {
+			if a[7] == "1" {
 				b, _ := io.ReadAll(cmd.Stdin)
 				h.files[a[4]+"/pgpass"] = b
 			}
@@ -100,17 +100,17 @@ func (h *fakeHost) Exec(_ context.Context, cmd transport.Command) (transport.Res
 }
 
 // engineScript plays engineScript: the work directory $1, the passfile
-// from stdin when $3 is 1, the engine run, then the mark $2 and the report
-// on stdout, and the directory gone.
+// from stdin when $4 is 1, the engine run, then the mark $3 and the report
+// on stdout, and the directory gone when $2 says the script made it.
 func (h *fakeHost) engineScript(cmd transport.Command) transport.Result {
 	a := cmd.Argv
-	dir, mark, pw := a[4], a[5], a[6]
+	dir, own, mark, pw := a[4], a[5], a[6], a[7]
 	if pw == "1" {
 		b, _ := io.ReadAll(cmd.Stdin)
 		h.files[dir+"/pgpass"] = b
 	}
-	res := h.engine(transport.Command{Argv: a[7:], Become: cmd.Become})
-	for _, arg := range a[7:] {
+	res := h.engine(transport.Command{Argv: a[8:], Become: cmd.Become})
+	for _, arg := range a[8:] {
 		if p, ok := strings.CutPrefix(arg, "--report="+dir+"/"); ok {
 			h.files[dir+"/"+p] = []byte("{\"rewind_needed\": true,\n \"divergence\": {\"lsn\": \"0/3000000\", \"timeline\": 1}, \"staged\": []}")
 			res.Stdout += mark + "\n" + string(h.files[dir+"/"+p]) + "\n"
@@ -120,6 +120,9 @@ func (h *fakeHost) engineScript(cmd transport.Command) transport.Result {
 		for _, l := range strings.Split(strings.TrimSpace(res.Stdout), "\n") {
 			cmd.Stdout(l)
 		}
+	}
+	if own != "1" {
+		return res
 	}
 	for p := range h.files {
 		if strings.HasPrefix(p, dir+"/") {
@@ -303,7 +306,7 @@ func TestRunEngineKeepsPasswordOffTheCommandLine(t *testing.T) {
 			if c.Become != "" {
 				runs++
 			}
-			if c.Stdin != nil && c.Argv[0] == "sh" && c.Argv[2] == engineScript && c.Argv[6] == "1" {
+			if c.Stdin != nil && c.Argv[0] == "sh" && c.Argv[2] == engineScript && c.Argv[7] == "1" {
 				passfile = c.Argv[4] + "/pgpass"
 			}
 			if strings.Contains(strings.Join(c.Argv, " "), "s3cr") {

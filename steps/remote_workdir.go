@@ -2,9 +2,7 @@ package steps
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
-	"path"
 	"strings"
 	"time"
 
@@ -42,38 +40,4 @@ func (w *workDir) remove() error {
 		return fmt.Errorf("remove engine work directory %s: %w", w.Path, err)
 	}
 	return nil
-}
-
-// writePassfile writes a libpq passfile holding password into the work
-// directory, through standard input so that the password is on no
-// command line, and returns its path.
-func (w *workDir) writePassfile(ctx context.Context, password string) (string, error) {
-	p := path.Join(w.Path, "pgpass")
-	res, err := run(ctx, w.e.t, transport.Command{
-		Argv:  []string{"sh", "-c", `umask 077 && cat > "$1"`, "pgrunbook", p},
-		Stdin: strings.NewReader(passfileLine(password)),
-	})
-	if err == nil && res.ExitCode != 0 {
-		err = failure(res)
-	}
-	if err != nil {
-		return "", fmt.Errorf("write passfile %s: %w", p, err)
-	}
-	return p, nil
-}
-
-// readReport reads the engine's JSON report from the host.
-func (w *workDir) readReport(ctx context.Context, p string) (map[string]any, error) {
-	b, ok, err := readFile(ctx, w.e.t, p)
-	if err != nil {
-		return nil, fmt.Errorf("read engine report %s: %w", p, err)
-	}
-	if !ok {
-		return nil, fmt.Errorf("read engine report %s: the engine wrote none", p)
-	}
-	var rep map[string]any
-	if err := json.Unmarshal(b, &rep); err != nil {
-		return nil, fmt.Errorf("parse engine report %s: %w", p, err)
-	}
-	return rep, nil
 }
